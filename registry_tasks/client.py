@@ -1,0 +1,452 @@
+"""RegistryClient: one method per Registry API V2 operation, each timed and reported as one request.
+
+It knows which bytes go where and how to check them, never which image or why. Every call is
+reported through a `fire` callable with Locust's `events.request.fire` signature, so the same code
+serves Locust users (counted in the stats) and seeding (only logged). A failed call is reported
+once, with the registry's error code in the message, and then raised as `RequestFailed` so that the
+workflow above it stops without reporting it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.client import HTTPException
+from typing import Any
+from urllib.parse import quote, urlencode, urljoin, urlsplit
+
+import gevent.ssl
+from geventhttpclient import HTTPClient
+from geventhttpclient.response import HTTPSocketPoolResponse
+
+from .images import ACCEPTED_MANIFEST_TYPES, DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, Blob, BodyReader
+
+log = logging.getLogger(__name__)
+
+RequestHook = Callable[..., None]
+"""Locust's `events.request.fire(request_type=, name=, response_time=, response_length=, exception=, context=)`."""
+
+READ_CHUNK = 1 << 20
+ERROR_BODY_LIMIT = 64 << 10
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+ACCEPT_MANIFESTS = ", ".join(ACCEPTED_MANIFEST_TYPES)
+
+
+class RequestFailed(Exception):
+    """A call that has already been reported as a failure; workflows stop on it and report nothing more."""
+
+
+class RegistryError(Exception):
+    """The registry answered with an unexpected status; the message carries its error codes."""
+
+
+class DigestMismatch(Exception):
+    """Bytes received do not hash to the digest asked for or announced."""
+
+
+def log_request(**kwargs: Any) -> None:
+    """A `fire` for work that must not count in the load statistics (seeding)."""
+    if kwargs.get("exception"):
+        log.warning("%s %s failed: %s", kwargs.get("request_type"), kwargs.get("name"), kwargs["exception"])
+    else:
+        log.debug("%s %s %.1f ms", kwargs.get("request_type"), kwargs.get("name"), kwargs.get("response_time", 0))
+
+
+def error_message(status: int, body: bytes) -> str:
+    """`404 MANIFEST_UNKNOWN: manifest unknown`; the registry's detail (names, digests) stays out."""
+    try:
+        errors = json.loads(body).get("errors")
+        parts = [f"{e.get('code', 'UNKNOWN')}: {e.get('message', '')}".rstrip(": ") for e in errors]
+        if parts:
+            return f"{status} {'; '.join(parts)}"
+    except (ValueError, AttributeError, TypeError):
+        pass
+    text = body[:120].decode("utf-8", "replace").strip().replace("\n", " ")
+    return f"{status} {text}" if text else f"{status} (no error body)"
+
+
+@dataclass
+class Response:
+    """What a call needs from an answer: status, headers, the final URL, and (small) bodies."""
+
+    status: int
+    url: str
+    raw: HTTPSocketPoolResponse
+
+    def header(self, name: str) -> str | None:
+        value = self.raw.get(name)
+        if isinstance(value, list):
+            return value[-1]
+        return value
+
+    def read_small(self, limit: int = ERROR_BODY_LIMIT) -> bytes:
+        """Read a body we expect to be small (errors, manifests), refusing one larger than `limit`."""
+        length = self.raw.content_length
+        if length is not None and length > limit:
+            raise RegistryError(f"{self.status} answer of {length} bytes, more than the {limit} expected")
+        return self.raw.read()
+
+
+@dataclass
+class UploadSession:
+    """An upload URL as the registry gave it (query kept: distribution's `_state` lives there)."""
+
+    location: str
+    offset: int = 0
+
+
+@dataclass
+class Outcome:
+    """Filled in by a call while its timer runs: the bytes moved decide `response_length`."""
+
+    length: int = 0
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ClientConfig:
+    """Transport settings a client is built with."""
+
+    verify_digests: bool = True
+    connect_timeout: float = 10.0
+    network_timeout: float = 120.0
+    concurrency: int = 5
+    tls_verify: bool = True
+    ca_file: str | None = None
+    user_agent: str = "registry-tasks/0.1 (locust)"
+
+
+def with_digest(location: str, digest: str) -> str:
+    """Add `digest=` to an upload URL, keeping its query untouched."""
+    separator = "&" if urlsplit(location).query else "?"
+    return f"{location}{separator}digest={quote(digest, safe='')}"
+
+
+def _disable_nagle(client: HTTPClient) -> None:
+    """Set TCP_NODELAY on every connection: geventhttpclient sends headers and body in two writes,
+    and Nagle plus delayed ACK would then hold a small PATCH or PUT body back for 40 ms."""
+    pool = client._connection_pool
+    create = pool._create_tcp_socket
+
+    def create_nodelay(family: int, socktype: int, protocol: int) -> Any:
+        sock = create(family, socktype, protocol)
+        if family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    pool._create_tcp_socket = create_nodelay  # type: ignore[method-assign]
+
+
+class RegistryClient:
+    """Talks to one registry as one Locust user would: its own connections, its own counters."""
+
+    def __init__(self, base_url: str, fire: RequestHook, config: ClientConfig | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.fire = fire
+        self.config = config or ClientConfig()
+        self._clients: dict[tuple[str, str, int], HTTPClient] = {}
+        self._base_netloc = urlsplit(self.base_url).netloc
+        self._headers = {"User-Agent": self.config.user_agent}
+
+    # --- transport ---------------------------------------------------------------------------
+
+    def _http(self, url: str) -> tuple[HTTPClient, str]:
+        parts = urlsplit(url)
+        secure = parts.scheme == "https"
+        port = parts.port or (443 if secure else 80)
+        key = (parts.scheme, parts.hostname or "", port)
+        client = self._clients.get(key)
+        if client is None:
+            client = HTTPClient(
+                parts.hostname or "",
+                port=port,
+                ssl=secure,
+                connection_timeout=self.config.connect_timeout,
+                network_timeout=self.config.network_timeout,
+                concurrency=self.config.concurrency,
+                ssl_context_factory=self._ssl_context if secure else None,
+                headers=self._headers,
+            )
+            _disable_nagle(client)
+            self._clients[key] = client
+        path = parts.path or "/"
+        return client, f"{path}?{parts.query}" if parts.query else path
+
+    def _ssl_context(self, *args: Any, **kwargs: Any) -> ssl.SSLContext:
+        context = gevent.ssl.create_default_context(cafile=self.config.ca_file)
+        if not self.config.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _send(self, method: str, url: str, headers: dict[str, str], body: Any = b"") -> Response:
+        """One request, following redirects by hand (never carrying Authorization to another host)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            client, path = self._http(url)
+            raw = client.request(method, path, body=body, headers=headers)
+            response = Response(raw.status_code, url, raw)
+            if raw.status_code not in REDIRECT_STATUSES or method not in ("GET", "HEAD"):
+                return response
+            location = response.header("Location")
+            if not location:
+                return response
+            response.read_small()
+            url = urljoin(url, location)
+            if urlsplit(url).netloc != self._base_netloc:
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        raise RegistryError(f"more than {MAX_REDIRECTS} redirects")
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    # --- reporting -----------------------------------------------------------------------------
+
+    @contextmanager
+    def measure(self, request_type: str, name: str, **context: Any) -> Iterator[Outcome]:
+        """Time a block and report it once; a failure inside is reported here and raised as RequestFailed."""
+        outcome = Outcome(context=dict(context))
+        start = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            yield outcome
+        except RequestFailed as exc:
+            error = exc
+        except (RegistryError, DigestMismatch) as exc:
+            error = exc
+        except (OSError, HTTPException) as exc:  # refused, reset, timed out, TLS, unparsable answer
+            error = ConnectionError(f"{type(exc).__name__}: {exc}")
+        except ValueError as exc:  # a JSON body that does not parse, a malformed header
+            error = RegistryError(f"bad response: {exc}")
+        elapsed = (time.perf_counter() - start) * 1000.0
+        self.fire(
+            request_type=request_type,
+            name=name,
+            response_time=elapsed,
+            response_length=outcome.length,
+            exception=error,
+            context=outcome.context,
+            response=None,
+            url=None,
+        )
+        if error is not None:
+            raise RequestFailed(str(error)) from error
+
+    def _url(self, repository: str, tail: str) -> str:
+        return f"{self.base_url}/v2/{repository}/{tail}"
+
+    def _expect(self, response: Response, *statuses: int) -> None:
+        if response.status not in statuses:
+            raise RegistryError(error_message(response.status, response.read_small()))
+
+    # --- ping, manifests -------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self.measure("GET", "ping"):
+            response = self._send("GET", f"{self.base_url}/v2/", {})
+            response.read_small()
+            self._expect(response, 200)
+
+    def get_manifest(self, repository: str, reference: str, name: str = "manifest-get") -> tuple[str, bytes, str]:
+        """GET a manifest with every type we read in Accept; returns (media type, bytes, digest)."""
+        with self.measure("GET", name, repository=repository, reference=reference) as outcome:
+            response = self._send("GET", self._url(repository, f"manifests/{reference}"), {"Accept": ACCEPT_MANIFESTS})
+            self._expect(response, 200)
+            data = response.read_small(4 << 20)
+            outcome.length = len(data)
+            media_type = (response.header("Content-Type") or "").split(";")[0].strip()
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            if self.config.verify_digests:
+                self._check_manifest_digest(reference, digest, response.header("Docker-Content-Digest"), media_type)
+            return media_type, data, digest
+
+    @staticmethod
+    def _check_manifest_digest(reference: str, digest: str, announced: str | None, media_type: str) -> None:
+        if media_type in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED):
+            return  # schema1's digest covers the JWS payload, not the bytes served
+        if reference.startswith("sha256:") and digest != reference:
+            raise DigestMismatch("manifest bytes do not match the requested digest")
+        if announced and announced.startswith("sha256:") and announced != digest:
+            raise DigestMismatch("manifest bytes do not match Docker-Content-Digest")
+
+    def head_manifest(self, repository: str, reference: str) -> str | None:
+        """The digest of a manifest if it exists (404 is an answer, not a failure)."""
+        with self.measure("HEAD", "manifest-head", repository=repository, reference=reference) as outcome:
+            response = self._send("HEAD", self._url(repository, f"manifests/{reference}"), {"Accept": ACCEPT_MANIFESTS})
+            self._expect(response, 200, 404)
+            outcome.context["exists"] = response.status == 200
+            return response.header("Docker-Content-Digest") if response.status == 200 else None
+
+    def put_manifest(self, repository: str, reference: str, manifest: Blob) -> str:
+        """PUT the exact manifest bytes; the registry's digest must be ours."""
+        data = manifest.body.read_all()
+        headers = {"Content-Type": manifest.descriptor.media_type}
+        with self.measure("PUT", "manifest-put", repository=repository, reference=reference) as outcome:
+            response = self._send("PUT", self._url(repository, f"manifests/{reference}"), headers, data)
+            self._expect(response, 201)
+            response.read_small()
+            outcome.length = len(data)
+            announced = response.header("Docker-Content-Digest")
+            if announced and announced != manifest.digest:
+                raise DigestMismatch("registry computed another manifest digest")
+            return manifest.digest
+
+    def delete_manifest(self, repository: str, digest: str) -> None:
+        with self.measure("DELETE", "manifest-delete", repository=repository, reference=digest):
+            response = self._send("DELETE", self._url(repository, f"manifests/{digest}"), {})
+            response.read_small()
+            self._expect(response, 202)
+
+    # --- blobs ---------------------------------------------------------------------------------
+
+    def get_blob(self, repository: str, digest: str, expected_size: int | None = None) -> int:
+        """Stream a blob, hashing as it comes; the time covers the whole body. Returns the bytes read."""
+        with self.measure("GET", "blob-get", repository=repository, digest=digest) as outcome:
+            response = self._send("GET", self._url(repository, f"blobs/{digest}"), {})
+            self._expect(response, 200)
+            hasher = hashlib.sha256() if self.config.verify_digests else None
+            read = response.raw.read
+            total = 0
+            while True:
+                piece = read(READ_CHUNK)
+                if not piece:
+                    break
+                total += len(piece)
+                if hasher is not None:
+                    hasher.update(piece)
+            outcome.length = total
+            announced = response.raw.content_length
+            if announced is not None and total != announced:
+                raise RegistryError(f"body ended after {total} of {announced} bytes")
+            if expected_size is not None and expected_size >= 0 and total != expected_size:
+                raise DigestMismatch("blob size differs from its descriptor")
+            if hasher is not None and "sha256:" + hasher.hexdigest() != digest:
+                raise DigestMismatch("blob bytes do not match their digest")
+            return total
+
+    def blob_exists(self, repository: str, digest: str) -> bool:
+        with self.measure("HEAD", "blob-head", repository=repository, digest=digest) as outcome:
+            response = self._send("HEAD", self._url(repository, f"blobs/{digest}"), {})
+            self._expect(response, 200, 404)
+            outcome.context["exists"] = response.status == 200
+            return response.status == 200
+
+    def start_upload(self, repository: str) -> UploadSession:
+        with self.measure("POST", "upload-start", repository=repository):
+            response = self._send("POST", self._url(repository, "blobs/uploads/"), {"Content-Length": "0"})
+            response.read_small()
+            self._expect(response, 202)
+            return self._session(response)
+
+    def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
+        """Cross-repository mount; False when the registry offers an upload instead (which we cancel)."""
+        query = urlencode({"mount": digest, "from": from_repository})
+        with self.measure("POST", "blob-mount", repository=repository, digest=digest) as outcome:
+            response = self._send("POST", self._url(repository, f"blobs/uploads/?{query}"), {"Content-Length": "0"})
+            response.read_small()
+            self._expect(response, 201, 202)
+            outcome.context["mounted"] = response.status == 201
+        if response.status == 202:
+            self._cancel(self._session(response))
+        return response.status == 201
+
+    def _cancel(self, session: UploadSession) -> None:
+        """Drop an upload we will not use, as skopeo does; not a load figure, so not reported."""
+        try:
+            self._send("DELETE", session.location, {}).read_small()
+        except Exception as exc:  # best effort: the registry expires abandoned uploads itself
+            log.debug("cancelling an upload failed: %s", exc)
+
+    def _session(self, response: Response) -> UploadSession:
+        location = response.header("Location")
+        if not location:
+            raise RegistryError(f"{response.status} upload answer without Location")
+        return UploadSession(urljoin(response.url, location), self._range_end(response) + 1)
+
+    @staticmethod
+    def _range_end(response: Response) -> int:
+        """The last byte the registry holds, from `Range: 0-N` (or `bytes=0-N`); -1 for none."""
+        value = response.header("Range")
+        if not value:
+            return -1
+        start, _, end = value.removeprefix("bytes=").partition("-")
+        try:
+            return int(end) if int(start) == 0 else -1
+        except ValueError:
+            raise RegistryError(f"upload answer with malformed Range {value!r}") from None
+
+    def upload_chunk(self, session: UploadSession, blob: Blob, start: int, end: int, ranged: bool = True) -> None:
+        """PATCH bytes [start, end) of a blob; the Range answer must show the registry has them all."""
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(end - start)}
+        if ranged:
+            headers["Content-Range"] = f"{start}-{end - 1}"
+        with self.measure("PATCH", "upload-chunk", digest=blob.digest) as outcome:
+            body = BodyReader(blob.body, start, end, views=True)
+            response = self._send("PATCH", session.location, headers, body)
+            response.read_small()
+            self._expect(response, 202)
+            outcome.length = end - start
+            held = self._range_end(response) + 1
+            if held != end:
+                raise RegistryError(f"registry holds {held} bytes after a chunk ending at {end}")
+            session.location = urljoin(response.url, response.header("Location") or session.location)
+            session.offset = end
+
+    def finish_upload(self, session: UploadSession, blob: Blob, start: int | None = None) -> None:
+        """PUT ?digest= closing the session, carrying bytes [start, size) when given (monolithic)."""
+        headers = {"Content-Type": "application/octet-stream"}
+        body: Any = b""
+        length = 0
+        if start is not None:
+            body = BodyReader(blob.body, start, blob.size, views=True)
+            length = blob.size - start
+        headers["Content-Length"] = str(length)
+        with self.measure("PUT", "upload-finish", digest=blob.digest) as outcome:
+            response = self._send("PUT", with_digest(session.location, blob.digest), headers, body)
+            response.read_small()
+            self._expect(response, 201)
+            outcome.length = length
+            announced = response.header("Docker-Content-Digest")
+            if announced and announced != blob.digest:
+                raise DigestMismatch("registry stored the blob under another digest")
+
+    def upload_blob(self, repository: str, blob: Blob, mode: str, chunk_size: int) -> None:
+        """One upload session for one blob, shaped as `chunked`, `stream` (one PATCH) or `monolithic`."""
+        session = self.start_upload(repository)
+        if mode == "monolithic":
+            self.finish_upload(session, blob, start=0)
+            return
+        if mode == "stream":
+            if blob.size:
+                self.upload_chunk(session, blob, 0, blob.size, ranged=False)
+        else:
+            for start in range(0, blob.size, chunk_size):
+                self.upload_chunk(session, blob, start, min(start + chunk_size, blob.size))
+        self.finish_upload(session, blob)
+
+    # --- listings ------------------------------------------------------------------------------
+
+    def list_tags(self, repository: str) -> list[str]:
+        with self.measure("GET", "tags-list", repository=repository) as outcome:
+            response = self._send("GET", self._url(repository, "tags/list"), {})
+            self._expect(response, 200)
+            data = response.read_small(4 << 20)
+            outcome.length = len(data)
+            return list(json.loads(data).get("tags") or [])
+
+    def catalog(self, count: int = 100) -> list[str]:
+        with self.measure("GET", "catalog") as outcome:
+            response = self._send("GET", f"{self.base_url}/v2/_catalog?n={count}", {})
+            self._expect(response, 200)
+            data = response.read_small(4 << 20)
+            outcome.length = len(data)
+            return list(json.loads(data).get("repositories") or [])
