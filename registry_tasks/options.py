@@ -1,0 +1,241 @@
+"""Command-line / web UI options and the YAML scenario file, turned into one typed Settings object.
+
+Every option lives in Locust's own parser (so it shows in the web UI and has a LOCUST_* variable).
+A scenario file sets the same values plus task weights; an option given on the command line, in the
+environment or in the web UI wins over the scenario, which wins over the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .images import ImageError, Platform
+
+MIB = 1 << 20
+TASK_NAMES = ("manifest-get", "blob-get", "image-pull", "chunked-upload", "manifest-put", "image-push")
+USER_NAMES = ("pull", "push")
+UPLOAD_MODES = ("chunked", "monolithic", "stream")
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "ki": 1 << 10, "m": 10**6, "mb": 10**6}
+_UNITS |= {"mib": MIB, "mi": MIB, "g": 10**9, "gb": 10**9, "gib": 1 << 30, "gi": 1 << 30}
+_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+
+
+class SettingsError(ValueError):
+    """A bad option or scenario value; the message names the option or key and the file."""
+
+
+def parse_size(text: str | int) -> int:
+    """`5MiB`, `512KiB`, `1048576` -> bytes."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    match = _SIZE.match(str(text))
+    unit = (match.group(2) or "").lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise ValueError(f"{text!r} is not a size such as 5MiB, 512KiB or 1048576")
+    return int(match.group(1)) * _UNITS[unit]
+
+
+def _positive_size(value: Any) -> int:
+    size = parse_size(value)
+    if size <= 0:
+        raise ValueError(f"{value!r} must be more than 0 bytes")
+    return size
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{value!r} is not a whole number")
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"{value!r} must be 1 or more")
+    return number
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+        return value.lower() in ("true", "yes", "1", "on")
+    raise ValueError(f"{value!r} is not true or false")
+
+
+def _upload_mode(value: Any) -> str:
+    if value not in UPLOAD_MODES:
+        raise ValueError(f"{value!r} is not one of {', '.join(UPLOAD_MODES)}")
+    return str(value)
+
+
+def _repository_prefix(value: Any) -> str:
+    if not isinstance(value, str) or not _REPOSITORY.match(value):
+        raise ValueError(f"{value!r} is not a repository path (lowercase a-z, 0-9, '.', '_', '-', '/')")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text")
+    return value
+
+
+def _platform(value: Any) -> Platform:
+    try:
+        return Platform.parse(_text(value))
+    except ImageError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(value)
+
+
+def _weights(names: tuple[str, ...]) -> Callable[[Any], dict[str, int]]:
+    def parse(value: Any) -> dict[str, int]:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"expected a mapping of {', '.join(names)} to whole numbers")
+        out: dict[str, int] = {}
+        for name, weight in value.items():
+            if name not in names:
+                raise ValueError(f"unknown name {name!r} (known: {', '.join(names)})")
+            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+                raise ValueError(f"weight of {name!r} must be a whole number >= 0, got {weight!r}")
+            out[name] = weight
+        if out and sum(out.values()) == 0:
+            raise ValueError("weights sum to 0: nothing would run")
+        return out
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its flag, default, parser, help; `cli` False for scenario-only keys."""
+
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    help: str
+    choices: tuple[str, ...] | None = None
+    cli: bool = True
+    secret: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def env(self) -> str:
+        return "LOCUST_" + self.key.upper()
+
+
+OPTIONS = (
+    Option("fixtures-dir", "fixtures", _text, "Directory of image fixtures: docker save tarballs, OCI layouts"),
+    Option("synthetic-images", "", _text, "Use synthetic images instead of fixtures, e.g. '3x10MiB 1x50MiB'"),
+    Option("synthetic-seed", 0, _seed, "Seed of synthetic image bytes (same seed, same bytes everywhere)"),
+    Option("chunk-size", "5MiB", _positive_size, "Bytes per PATCH in chunked uploads (e.g. 5MiB)"),
+    Option("upload-mode", "chunked", _upload_mode, "Blob upload shape in image-push", UPLOAD_MODES),
+    Option("verify-digests", True, _boolean, "Hash every downloaded blob and manifest against its digest"),
+    Option("repository-prefix", "loadtest", _repository_prefix, "Repository namespace for seeded and pushed images"),
+    Option("pull-parallel", 3, _positive_int, "Layers downloaded at once per image-pull (docker: 3)"),
+    Option("push-parallel", 5, _positive_int, "Blobs uploaded at once per image-push (docker: 5)"),
+    Option("unique-layers", False, _boolean, "Make every pushed image's layers new bytes, so nothing deduplicates"),
+    Option("platform", "linux/amd64", _platform, "Platform chosen from manifest lists and OCI indexes"),
+    Option("request-timeout", 120, _positive_int, "Seconds a request may wait for the registry (connect and read)"),
+    Option("scenario", "", _text, "YAML scenario file setting these values plus task and user weights"),
+    Option("weights", {}, _weights(TASK_NAMES), "Task weights by task name", cli=False),
+    Option("user-weights", {}, _weights(USER_NAMES), "User class weights (pull, push)", cli=False),
+)
+_BY_KEY = {option.key: option for option in OPTIONS}
+
+
+def add_arguments(parser: Any) -> None:
+    """Register our options in Locust's parser (call from `events.init_command_line_parser`)."""
+    group = parser.add_argument_group("registry", "Container registry load test (registry_tasks)")
+    for option in OPTIONS:
+        if not option.cli:
+            continue
+        kwargs: dict[str, Any] = {
+            "default": option.default,
+            "help": f"{option.help} (default {option.default!r})",
+            "env_var": option.env,
+            "include_in_web_ui": True,
+        }
+        if isinstance(option.default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = type(option.default)
+        if option.choices:
+            kwargs["choices"] = option.choices
+        group.add_argument(f"--{option.name}", **kwargs)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs, checked and typed."""
+
+    fixtures_dir: str = "fixtures"
+    synthetic_images: str = ""
+    synthetic_seed: int = 0
+    chunk_size: int = 5 * MIB
+    upload_mode: str = "chunked"
+    verify_digests: bool = True
+    repository_prefix: str = "loadtest"
+    pull_parallel: int = 3
+    push_parallel: int = 5
+    unique_layers: bool = False
+    platform: Platform = field(default_factory=lambda: Platform("linux", "amd64"))
+    request_timeout: int = 120
+    scenario: str = ""
+    weights: Mapping[str, int] = field(default_factory=dict)
+    user_weights: Mapping[str, int] = field(default_factory=dict)
+
+
+def load_scenario(path: str) -> dict[str, Any]:
+    """Read a scenario file into {option key: raw value}, refusing unknown keys by name."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except OSError as exc:
+        raise SettingsError(f"scenario {path}: cannot read it ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SettingsError(f"scenario {path}: not valid YAML{where}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise SettingsError(f"scenario {path}: expected a mapping of settings at the top level")
+    values: dict[str, Any] = {}
+    for raw_key, value in document.items():
+        key = str(raw_key).replace("-", "_")
+        if key not in _BY_KEY or key == "scenario":
+            known = ", ".join(option.name for option in OPTIONS if option.key != "scenario")
+            raise SettingsError(f"scenario {path}: unknown key {raw_key!r} (known: {known})")
+        values[key] = value
+    return values
+
+
+def settings_from(parsed_options: Any) -> Settings:
+    """Settings from Locust's parsed options (CLI, env, conf, web UI) and the scenario file they name."""
+    given = {option.key: getattr(parsed_options, option.key, option.default) for option in OPTIONS if option.cli}
+    scenario_path = given.get("scenario") or ""
+    scenario = load_scenario(scenario_path) if scenario_path else {}
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw = given.get(option.key, option.default)
+        source = f"--{option.name}"
+        if option.key in scenario and raw == option.default:
+            raw, source = scenario[option.key], f"scenario {scenario_path}: key {option.name!r}"
+        try:
+            values[option.key] = option.parse(raw)
+        except (ValueError, TypeError) as exc:
+            raise SettingsError(f"{source}: {exc}") from None
+    return Settings(**values)

@@ -1,0 +1,267 @@
+"""Locust user classes: thin, they choose an image and a repository and run one client call or workflow.
+
+Process-wide state (settings, loaded fixtures, seeding) lives in one `RegistryRun`, built when Locust
+starts (bad fixtures or options stop the process there with one clear line) and refreshed at each
+test start, when web UI edits to the options take effect.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent.event
+from locust import User, events, tag, task
+from locust.env import Environment
+from locust.runners import MasterRunner
+
+from .client import ClientConfig, RegistryClient, RequestFailed, log_request
+from .images import Blob, Image, ImageError, UniqueImageTemplate
+from .options import Settings, SettingsError, add_arguments, settings_from
+from .sources import load_fixtures, synthetic_image
+from .workflows import image_exists, pull_image, push_image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RegistryRun:
+    """What every user of this process shares: settings, images, and whether seeding is done."""
+
+    settings: Settings
+    images: list[Image]
+    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+    uniques: dict[str, UniqueImageTemplate] = field(default_factory=dict)
+    seeded: gevent.event.Event = field(default_factory=gevent.event.Event)
+    _users: itertools.count = field(default_factory=itertools.count)
+
+    def seed_repository(self, image: Image) -> str:
+        return f"{self.settings.repository_prefix}/{image.name}"
+
+    def next_user(self) -> int:
+        return next(self._users)
+
+    def image_for_push(self, token: str) -> Image:
+        """A fixture image, made new bytes per push when --unique-layers asks for it."""
+        image = random.choice(self.images)
+        if not self.settings.unique_layers:
+            return image
+        template = self.uniques.get(image.name)
+        if template is None:
+            template = self.uniques[image.name] = UniqueImageTemplate.of(image)
+        return template.make(token)
+
+    def client_config(self) -> ClientConfig:
+        timeout = float(self.settings.request_timeout)
+        return ClientConfig(
+            verify_digests=self.settings.verify_digests,
+            connect_timeout=min(timeout, 10.0),
+            network_timeout=timeout,
+            concurrency=max(self.settings.pull_parallel, self.settings.push_parallel),
+        )
+
+
+_run: RegistryRun | None = None
+
+
+def load_run(environment: Environment) -> RegistryRun:
+    """Settings and images from the current options; raises SettingsError or ImageError."""
+    settings = settings_from(environment.parsed_options)
+    if settings.synthetic_images:
+        images = [synthetic_image(spec, settings.synthetic_seed) for spec in settings.synthetic_images.split()]
+    else:
+        images = load_fixtures(settings.fixtures_dir, settings.platform, settings.synthetic_seed)
+    return RegistryRun(settings, images)
+
+
+def seed(run: RegistryRun, host: str) -> None:
+    """Push every fixture once (skipping what exists), logged and not counted, so pulls find them."""
+    client = RegistryClient(host, log_request, run.client_config())
+    try:
+        for image in run.images:
+            repository = run.seed_repository(image)
+            try:
+                if not image_exists(client, repository, image):
+                    push_image(client, repository, image.tag, image, "monolithic", run.settings.chunk_size, 5)
+                    log.info("seeded %s:%s (%d bytes)", repository, image.tag, image.size)
+            except RequestFailed as exc:
+                log.error("seeding %s:%s failed: %s", repository, image.tag, exc)
+    finally:
+        client.close()
+        run.seeded.set()
+
+
+def registry_task(call: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A task whose failures were already reported as request failures: stop it quietly."""
+
+    def run_task(user: Any) -> None:
+        try:
+            call(user)
+        except RequestFailed:
+            pass
+
+    run_task.__name__ = call.__name__
+    run_task.__doc__ = call.__doc__
+    return run_task
+
+
+class RegistryUser(User):
+    """Common start and stop: one RegistryClient per user, waiting for seeding before the first task."""
+
+    abstract = True
+
+    def on_start(self) -> None:
+        if _run is None:
+            raise RuntimeError("registry_tasks was not initialised (import it from the locustfile)")
+        self.run = _run
+        self.index = self.run.next_user()
+        self.pushes = itertools.count()
+        self.registry = RegistryClient(self.host or "", self.environment.events.request.fire, self.run.client_config())
+        self.run.seeded.wait()
+
+    def on_stop(self) -> None:
+        self.registry.close()
+
+    def seeded_image(self) -> tuple[Image, str]:
+        image = random.choice(self.run.images)
+        return image, self.run.seed_repository(image)
+
+    def push_name(self) -> str:
+        """Unique per push across workers, users and runs: run id, worker, user, counter."""
+        worker = getattr(self.environment.runner, "worker_index", 0)
+        return f"{self.run.run_id}-w{worker}-u{self.index}-{next(self.pushes)}"
+
+
+class RegistryPullUser(RegistryUser):
+    """Pulls the seeded fixture images: single manifest and blob GETs, and whole images like docker."""
+
+    weight = 3
+
+    @tag("manifest-get")
+    @task(3)
+    @registry_task
+    def manifest_get(self) -> None:
+        image, repository = self.seeded_image()
+        self.registry.get_manifest(repository, image.tag)
+
+    @tag("blob-get")
+    @task(2)
+    @registry_task
+    def blob_get(self) -> None:
+        image, repository = self.seeded_image()
+        blob = random.choice(image.blobs)
+        self.registry.get_blob(repository, blob.digest, blob.size)
+
+    @tag("image-pull")
+    @task(1)
+    @registry_task
+    def image_pull(self) -> None:
+        image, repository = self.seeded_image()
+        settings = self.run.settings
+        pull_image(self.registry, repository, image.tag, settings.platform, settings.pull_parallel)
+
+
+class RegistryPushUser(RegistryUser):
+    """Pushes to a repository and tag of its own per push, so that no two pushes overwrite each other."""
+
+    weight = 1
+
+    @tag("chunked-upload")
+    @task(1)
+    @registry_task
+    def chunked_upload(self) -> None:
+        name = self.push_name()
+        image = self.run.image_for_push(name)
+        blob: Blob = max(image.layers, key=lambda layer: layer.size, default=image.config)
+        repository = f"{self.run.settings.repository_prefix}/upload-{name}"
+        self.registry.upload_blob(repository, blob, "chunked", self.run.settings.chunk_size)
+
+    @tag("manifest-put")
+    @task(2)
+    @registry_task
+    def manifest_put(self) -> None:
+        image, repository = self.seeded_image()
+        self.registry.put_manifest(repository, f"put-{self.push_name()}", image.manifest)
+
+    @tag("image-push")
+    @task(1)
+    @registry_task
+    def image_push(self) -> None:
+        name = self.push_name()
+        image = self.run.image_for_push(name)
+        settings = self.run.settings
+        repository = f"{settings.repository_prefix}/push-{name}"
+        push_image(
+            self.registry, repository, image.tag, image, settings.upload_mode, settings.chunk_size, settings.push_parallel
+        )
+
+
+USER_CLASSES: dict[str, type[RegistryUser]] = {"pull": RegistryPullUser, "push": RegistryPushUser}
+TASKS = {
+    "manifest-get": (RegistryPullUser, RegistryPullUser.manifest_get),
+    "blob-get": (RegistryPullUser, RegistryPullUser.blob_get),
+    "image-pull": (RegistryPullUser, RegistryPullUser.image_pull),
+    "chunked-upload": (RegistryPushUser, RegistryPushUser.chunked_upload),
+    "manifest-put": (RegistryPushUser, RegistryPushUser.manifest_put),
+    "image-push": (RegistryPushUser, RegistryPushUser.image_push),
+}
+
+
+def apply_weights(settings: Settings) -> None:
+    """Task and user weights from the scenario; tasks weighted 0 are dropped from their class."""
+    if settings.weights:
+        for user_class in USER_CLASSES.values():
+            user_class.tasks = []
+        for name, (user_class, function) in TASKS.items():
+            user_class.tasks += [function] * settings.weights.get(name, 0)
+    for name, weight in settings.user_weights.items():
+        USER_CLASSES[name].weight = weight
+
+
+def _fail(message: str) -> None:
+    """One clear line and a non-zero exit: a bad fixture or option must not start a load test."""
+    log.error("%s", message)
+    sys.exit(1)
+
+
+@events.init_command_line_parser.add_listener
+def _register_options(parser: Any) -> None:
+    add_arguments(parser)
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    global _run
+    try:
+        _run = load_run(environment)
+    except (SettingsError, ImageError) as exc:
+        _fail(str(exc))
+        return
+    apply_weights(_run.settings)
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    """Pick up web UI edits, drop classes that --tags left without tasks, then seed (not on a master)."""
+    global _run
+    try:
+        fresh = load_run(environment)
+    except (SettingsError, ImageError) as exc:
+        log.error("%s", exc)
+        if environment.runner is not None:
+            environment.runner.quit()
+        return
+    if _run is None or fresh.settings != _run.settings:
+        _run = fresh
+    environment.user_classes = [cls for cls in environment.user_classes if cls.tasks]
+    if isinstance(environment.runner, MasterRunner) or not environment.host:
+        _run.seeded.set()
+        return
+    if not _run.seeded.is_set():
+        seed(_run, environment.host)
