@@ -80,6 +80,7 @@ class Response:
     status: int
     url: str
     raw: HTTPSocketPoolResponse
+    _body: bytes | None = None
 
     def header(self, name: str) -> str | None:
         value = self.raw.get(name)
@@ -88,11 +89,13 @@ class Response:
         return value
 
     def read_small(self, limit: int = ERROR_BODY_LIMIT) -> bytes:
-        """Read a body we expect to be small (errors, manifests), refusing one larger than `limit`."""
-        length = self.raw.content_length
-        if length is not None and length > limit:
-            raise RegistryError(f"{self.status} answer of {length} bytes, more than the {limit} expected")
-        return self.raw.read()
+        """Read (once) a body we expect to be small (errors, manifests), refusing one larger than `limit`."""
+        if self._body is None:
+            length = self.raw.content_length
+            if length is not None and length > limit:
+                raise RegistryError(f"{self.status} answer of {length} bytes, more than the {limit} expected")
+            self._body = self.raw.read()
+        return self._body
 
 
 @dataclass
