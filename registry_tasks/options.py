@@ -158,7 +158,6 @@ _BY_KEY = {option.key: option for option in OPTIONS}
 
 def add_arguments(parser: Any) -> None:
     """Register our options in Locust's parser (call from `events.init_command_line_parser`)."""
-    group = parser.add_argument_group("registry", "Container registry load test (registry_tasks)")
     for option in OPTIONS:
         if not option.cli:
             continue
@@ -174,7 +173,7 @@ def add_arguments(parser: Any) -> None:
             kwargs["type"] = type(option.default)
         if option.choices:
             kwargs["choices"] = option.choices
-        group.add_argument(f"--{option.name}", **kwargs)
+        parser.add_argument(f"--{option.name}", **kwargs)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,14 @@ def push_image(
         return outcome.length
 
 
+def mount_image(client: RegistryClient, source: str, target: str, image: Image) -> None:
+    """Give `target` the image of `source` by cross-repository mounts, uploading only what will not mount."""
+    for blob in image.blobs:
+        if not client.mount_blob(target, blob.digest, source):
+            client.upload_blob(target, blob, "monolithic", blob.size or 1)
+    client.put_manifest(target, image.tag, image.manifest)
+
+
 def image_exists(client: RegistryClient, repository: str, image: Image) -> bool:
     """Whether `repository:tag` already holds exactly this image (seeding skips it then)."""
     return client.head_manifest(repository, image.tag) == image.manifest.digest

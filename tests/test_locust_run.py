@@ -1,0 +1,93 @@
+"""Headless `locust` runs as a user would start them, against the real registry, bounded in time."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+from registry_tasks.local_registry import LocalRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL_ENTRIES = {
+    ("GET", "manifest-get"),
+    ("GET", "blob-get"),
+    ("PULL", "image-pull"),
+    ("POST", "upload-start"),
+    ("PATCH", "upload-chunk"),
+    ("PUT", "upload-finish"),
+    ("PUT", "manifest-put"),
+    ("HEAD", "blob-head"),
+    ("PUSH", "image-push"),
+}
+
+
+def run_locust(tmp_path: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--stop-timeout", "5"]
+    return subprocess.run([*command, *args], cwd=tmp_path, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def stats(csv_prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
+    with open(f"{csv_prefix}_stats.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {(row["Type"], row["Name"]): row for row in rows if row["Name"] != "Aggregated"}
+
+
+def test_all_tasks_run_without_failures(registry: LocalRegistry, tmp_path: Path) -> None:
+    prefix = tmp_path / "run"
+    result = run_locust(
+        tmp_path,
+        "-H", registry.url,
+        "-u", "8", "-r", "8", "-t", "10s",
+        "--synthetic-images", "2x300KiB",
+        "--chunk-size", "128KiB",
+        "--unique-layers",
+        "--repository-prefix", "headless/all",
+        "--csv", str(prefix),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = stats(prefix)
+    assert ALL_ENTRIES <= set(table), f"missing entries: {ALL_ENTRIES - set(table)}"
+    for key in ALL_ENTRIES:
+        assert int(table[key]["Request Count"]) > 0, key
+        assert table[key]["Failure Count"] == "0", (key, result.stderr[-3000:])
+    assert "Traceback" not in result.stderr
+    chunks = table[("PATCH", "upload-chunk")]
+    assert float(chunks["Average Content Size"]) > 50_000  # bytes sent, not the empty 202 body
+
+
+def test_tags_select_one_operation(registry: LocalRegistry, tmp_path: Path) -> None:
+    prefix = tmp_path / "tagged"
+    result = run_locust(
+        tmp_path,
+        "-H", registry.url,
+        "-u", "4", "-r", "4", "-t", "4s",
+        "--tags", "manifest-get",
+        "--repository-prefix", "headless/tags",
+        "--csv", str(prefix),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert set(stats(prefix)) == {("GET", "manifest-get")}
+    assert "No tasks defined" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_fixture_stops_before_any_load(registry: LocalRegistry, tmp_path: Path) -> None:
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    (fixtures / "broken.tar").write_bytes(b"this is not a tar archive" * 40)
+    result = run_locust(tmp_path, "-H", registry.url, "-u", "1", "-t", "3s", "--fixtures-dir", str(fixtures))
+    assert result.returncode != 0
+    assert "broken.tar" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(path.name for path in fixtures.iterdir()) == ["broken.tar"]
+
+
+def test_bad_scenario_stops_with_the_key(registry: LocalRegistry, tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text("chunk-size: -1\n")
+    result = run_locust(tmp_path, "-H", registry.url, "-u", "1", "-t", "3s", "--scenario", str(scenario))
+    assert result.returncode != 0
+    assert f"scenario {scenario}: key 'chunk-size': -1 must be more than 0 bytes" in result.stderr
+    assert "Traceback" not in result.stderr
