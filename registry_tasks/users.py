@@ -130,23 +130,24 @@ class RegistryUser(User):
     def on_start(self) -> None:
         if _run is None:
             raise RuntimeError("registry_tasks was not initialised (import it from the locustfile)")
-        self.run = _run
-        self.index = self.run.next_user()
+        self.shared = _run
+        self.index = self.shared.next_user()
         self.pushes = itertools.count()
-        self.registry = RegistryClient(self.host or "", self.environment.events.request.fire, self.run.client_config())
-        self.run.seeded.wait()
+        fire = self.environment.events.request.fire
+        self.registry = RegistryClient(self.host or "", fire, self.shared.client_config())
+        self.shared.seeded.wait()
 
     def on_stop(self) -> None:
         self.registry.close()
 
     def seeded_image(self) -> tuple[Image, str]:
-        image = random.choice(self.run.images)
-        return image, self.run.seed_repository(image)
+        image = random.choice(self.shared.images)
+        return image, self.shared.seed_repository(image)
 
     def push_name(self) -> str:
         """Unique per push across workers, users and runs: run id, worker, user, counter."""
         worker = getattr(self.environment.runner, "worker_index", 0)
-        return f"{self.run.run_id}-w{worker}-u{self.index}-{next(self.pushes)}"
+        return f"{self.shared.run_id}-w{worker}-u{self.index}-{next(self.pushes)}"
 
 
 class RegistryPullUser(RegistryUser):
@@ -174,7 +175,7 @@ class RegistryPullUser(RegistryUser):
     @registry_task
     def image_pull(self) -> None:
         image, repository = self.seeded_image()
-        settings = self.run.settings
+        settings = self.shared.settings
         pull_image(self.registry, repository, image.tag, settings.platform, settings.pull_parallel)
 
 
@@ -188,25 +189,25 @@ class RegistryPushUser(RegistryUser):
     @registry_task
     def chunked_upload(self) -> None:
         name = self.push_name()
-        image = self.run.image_for_push(name)
+        image = self.shared.image_for_push(name)
         blob: Blob = max(image.layers, key=lambda layer: layer.size, default=image.config)
-        repository = f"{self.run.settings.repository_prefix}/upload-{name}"
-        self.registry.upload_blob(repository, blob, "chunked", self.run.settings.chunk_size)
+        repository = f"{self.shared.settings.repository_prefix}/upload-{name}"
+        self.registry.upload_blob(repository, blob, "chunked", self.shared.settings.chunk_size)
 
     @tag("manifest-put")
     @task(2)
     @registry_task
     def manifest_put(self) -> None:
-        image = random.choice(self.run.images)
-        self.registry.put_manifest(self.run.tag_repository(image), f"put-{self.push_name()}", image.manifest)
+        image = random.choice(self.shared.images)
+        self.registry.put_manifest(self.shared.tag_repository(image), f"put-{self.push_name()}", image.manifest)
 
     @tag("image-push")
     @task(1)
     @registry_task
     def image_push(self) -> None:
         name = self.push_name()
-        image = self.run.image_for_push(name)
-        settings = self.run.settings
+        image = self.shared.image_for_push(name)
+        settings = self.shared.settings
         repository = f"{settings.repository_prefix}/push-{name}"
         mode, chunk, parallel = settings.upload_mode, settings.chunk_size, settings.push_parallel
         push_image(self.registry, repository, image.tag, image, mode, chunk, parallel)
