@@ -16,14 +16,12 @@ from typing import Any
 import yaml
 
 from .images import ImageError, Platform
+from .sizes import parse_size
 
 MIB = 1 << 20
 TASK_NAMES = ("manifest-get", "blob-get", "image-pull", "chunked-upload", "manifest-put", "image-push")
 USER_NAMES = ("pull", "push")
 UPLOAD_MODES = ("chunked", "monolithic", "stream")
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "ki": 1 << 10, "m": 10**6, "mb": 10**6}
-_UNITS |= {"mib": MIB, "mi": MIB, "g": 10**9, "gb": 10**9, "gib": 1 << 30, "gi": 1 << 30}
 _REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 
 
@@ -31,19 +29,10 @@ class SettingsError(ValueError):
     """A bad option or scenario value; the message names the option or key and the file."""
 
 
-def parse_size(text: str | int) -> int:
-    """`5MiB`, `512KiB`, `1048576` -> bytes."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        return text
-    match = _SIZE.match(str(text))
-    unit = (match.group(2) or "").lower() if match else None
-    if match is None or unit not in _UNITS:
-        raise ValueError(f"{text!r} is not a size such as 5MiB, 512KiB or 1048576")
-    return int(match.group(1)) * _UNITS[unit]
-
-
 def _positive_size(value: Any) -> int:
-    size = parse_size(value)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{value!r} is not a size such as 5MiB, 512KiB or 1048576")
+    size = value if isinstance(value, int) else parse_size(value)[0]
     if size <= 0:
         raise ValueError(f"{value!r} must be more than 0 bytes")
     return size

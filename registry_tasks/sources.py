@@ -52,6 +52,7 @@ from registry_tasks.images import (
     manifest_references,
     sha256_digest,
 )
+from registry_tasks.sizes import parse_size
 
 BUILTIN_SPEC = "2x1MiB,1x256KiB"
 MAX_JSON_SIZE = 16 << 20
@@ -62,17 +63,7 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 SEPARATOR_PATTERN = re.compile(r"\.|_|__|-+")
 NAME_ANNOTATIONS = ("io.containerd.image.name", "org.opencontainers.image.ref.name")
-UNIT_SCALES: tuple[tuple[str, int], ...] = (
-    ("B", 1),
-    ("KB", 10**3),
-    ("KiB", 1 << 10),
-    ("MB", 10**6),
-    ("MiB", 1 << 20),
-    ("GB", 10**9),
-    ("GiB", 1 << 30),
-)
-UNITS = {unit.lower(): (unit, scale) for unit, scale in UNIT_SCALES}
-SPEC_PART = re.compile(r"(?:(\d+)\s*[xX]\s*)?(\d+)\s*([A-Za-z]*)")
+SPEC_PART = re.compile(r"(?:(\d+)\s*[xX]\s*)?(\d+\s*[A-Za-z]*)")
 
 
 class FixtureError(ImageError):
@@ -533,16 +524,15 @@ def _parse_spec(spec: str) -> list[tuple[int, int, str]]:
         match = SPEC_PART.fullmatch(text.strip())
         if match is None:
             raise FixtureError(f"synthetic spec {spec!r}: part {text.strip()!r} is not [N x]SIZE, e.g. 3x10MiB")
-        count_text, number, unit = match.groups()
-        if unit.lower() not in UNITS:
-            units = ", ".join(unit for unit, _ in UNIT_SCALES)
-            problem = f"unknown unit {unit!r}" if unit else "needs a unit"
-            raise FixtureError(f"synthetic spec {spec!r}: part {text.strip()!r} {problem}; units: {units}")
+        count_text, size_text = match.groups()
+        try:
+            size, label = parse_size(size_text, unit_required=True)
+        except ValueError as exc:
+            raise FixtureError(f"synthetic spec {spec!r}: part {text.strip()!r}: {exc}") from None
         count = int(count_text) if count_text else 1
-        label, scale = UNITS[unit.lower()]
-        if count < 1 or int(number) < 1:
+        if count < 1 or size < 1:
             raise FixtureError(f"synthetic spec {spec!r}: part {text.strip()!r} needs a count and size of at least 1")
-        parts.append((count, int(number) * scale, f"{count}x{int(number)}{label}"))
+        parts.append((count, size, f"{count}x{label}"))
     return parts
 
 

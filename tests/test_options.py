@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from registry_tasks.images import Platform
-from registry_tasks.options import OPTIONS, SettingsError, parse_size, settings_from
+from registry_tasks.options import OPTIONS, SettingsError, settings_from
+from registry_tasks.sizes import parse_size
 
 
 def options(**given: object) -> argparse.Namespace:
@@ -28,7 +29,7 @@ def scenario(tmp_path: Path, text: str) -> str:
     [("5MiB", 5 << 20), ("512KiB", 512 << 10), ("1048576", 1 << 20), ("2mb", 2_000_000), ("1 GiB", 1 << 30)],
 )
 def test_sizes(text: str, size: int) -> None:
-    assert parse_size(text) == size
+    assert parse_size(text)[0] == size
 
 
 def test_defaults() -> None:
