@@ -1,0 +1,72 @@
+# Developer and CI entry points (GNU make). `make test` is what CI runs; `make run` is a short local load test.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV ?= .venv
+PY = $(VENV)/bin/python
+STAMP = $(VENV)/.installed
+# Lint only what exists yet (bench/ and locustfile.py arrive with their own changes).
+LINT_PATHS = $(wildcard registry_tasks tests locustfile.py bench)
+# System tools the tests use; package names on Debian are the same.
+TOOLS ?= docker-registry skopeo docker-compose
+
+RUN_DIR ?= .run/registry
+RUN_USERS ?= 8
+RUN_SPAWN_RATE ?= 4
+RUN_TIME ?= 30s
+COMPOSE ?= docker compose
+LOCUST_ARGS ?= --headless -u $(RUN_USERS) -r $(RUN_SPAWN_RATE) -t $(RUN_TIME) --html reports/run.html --only-summary
+
+.PHONY: venv ensure-registry-binary test lint typecheck run clean
+
+venv: $(STAMP)
+
+# The stamp makes repeated runs fast; editing pyproject.toml reinstalls.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "python venv failed; on Debian: apt-get install python3-venv" >&2; exit 1; }
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+ensure-registry-binary:
+	@missing=(); for tool in $(TOOLS); do command -v $$tool >/dev/null || missing+=($$tool); done; \
+	if (( $${#missing[@]} )); then \
+	  if [[ $$(id -u) == 0 ]] && command -v apt-get >/dev/null; then \
+	    echo "installing $${missing[*]}"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $${missing[*]}; \
+	  else \
+	    echo "missing: $${missing[*]}. Install: sudo apt-get install $${missing[*]} (Debian/Ubuntu);" \
+	      "a registry alone also comes from 'docker compose up -d registry'." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+test: venv ensure-registry-binary lint typecheck
+	$(PY) -m pytest -q
+
+lint: venv
+	$(PY) -m ruff check $(LINT_PATHS)
+
+typecheck: venv
+	$(PY) -m mypy
+
+# Starts a registry (Docker's registry:2 when an engine answers, else the local binary), runs Locust against it
+# and always stops that registry again, also when Locust fails or is interrupted.
+run: TOOLS = docker-registry
+run: venv ensure-registry-binary
+	@mkdir -p reports
+	@trap 'exit 130' INT TERM; \
+	if docker info >/dev/null 2>&1; then \
+	  stop='$(COMPOSE) stop registry'; trap "$$stop" EXIT; \
+	  $(COMPOSE) up -d --wait registry; url=http://127.0.0.1:5000; \
+	else \
+	  stop='$(PY) -m registry_tasks.local_registry stop --state-dir $(RUN_DIR)'; trap "$$stop" EXIT; \
+	  url=$$($(PY) -m registry_tasks.local_registry start --state-dir $(RUN_DIR)); \
+	fi; \
+	echo "registry at $$url"; \
+	$(PY) -m locust -f locustfile.py -H "$$url" $(LOCUST_ARGS)
+
+clean:
+	-[[ ! -f $(RUN_DIR)/pid || ! -x $(PY) ]] || $(PY) -m registry_tasks.local_registry stop --state-dir $(RUN_DIR)
+	rm -rf $(VENV) reports .run *.egg-info
