@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from registry_tasks.local_registry import LocalRegistry
+
+from . import fixture_builders as fb
+from .conftest import RunSkopeo
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_ENTRIES = {
@@ -91,3 +96,34 @@ def test_bad_scenario_stops_with_the_key(registry: LocalRegistry, tmp_path: Path
     assert result.returncode != 0
     assert f"scenario {scenario}: key 'chunk-size': -1 must be more than 0 bytes" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_docker_archive_made_by_skopeo_is_pushed_and_copied_back(
+    registry: LocalRegistry, tmp_path: Path, run_skopeo: RunSkopeo
+) -> None:
+    """A real tool's `docker save`-format tarball in --fixtures-dir: seeded, pushed, and copied back out."""
+    files, _ = fb.oci_layout(layers=[fb.layer_tar({"app/bin": b"\x7fELF" * 20_000}), fb.layer_tar({"etc/x": b"1"})])
+    layout = fb.write_dir(tmp_path / "layout", files)
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    run_skopeo("copy", f"oci:{layout}:latest", f"docker-archive:{fixtures / 'app.tar'}:example/app:1.0")
+    prefix = tmp_path / "archive"
+    result = run_locust(
+        tmp_path,
+        "-H", registry.url,
+        "-u", "2", "-r", "2", "-t", "4s",
+        "--tags", "image-push", "image-pull",
+        "--fixtures-dir", str(fixtures),
+        "--repository-prefix", "headless/archive",
+        "--csv", str(prefix),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = stats(prefix)
+    assert int(table[("PUSH", "image-push")]["Request Count"]) > 0
+    assert int(table[("PULL", "image-pull")]["Request Count"]) > 0
+    catalog = json.loads(urllib.request.urlopen(f"{registry.url}/v2/_catalog?n=1000").read())["repositories"]
+    pushed = [name for name in catalog if name.startswith("headless/archive/push-")]
+    assert pushed and "headless/archive/example/app" in catalog
+    for number, repository in enumerate(["headless/archive/example/app", pushed[0]]):
+        source = f"docker://{registry.host_port}/{repository}:1.0"
+        run_skopeo("copy", "--src-tls-verify=false", source, f"dir:{tmp_path / f'out{number}'}")
