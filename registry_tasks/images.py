@@ -318,15 +318,30 @@ class Image:
     config: Blob
     layers: tuple[Blob, ...]
     tag: str = "latest"
+    #: For a multi-platform fixture: the index (manifest list) pushed under the tag, and the other
+    #: platforms' images, pushed by digest before it. `manifest` is then the platform child pulls pick.
+    index: Blob | None = None
+    siblings: tuple[Image, ...] = ()
 
     @property
     def blobs(self) -> tuple[Blob, ...]:
-        """Config first, as docker pushes layers then config; order is free for the registry."""
+        """Layers then config, as docker pushes them; order is free for the registry."""
         return (*self.layers, self.config)
 
     @property
+    def tagged(self) -> Blob:
+        """What the tag points at: the index of a multi-platform image, else the image manifest."""
+        return self.index if self.index is not None else self.manifest
+
+    @property
+    def platform_images(self) -> tuple[Image, ...]:
+        """Every platform's image of a multi-platform fixture (just this one otherwise)."""
+        return (*self.siblings, self)
+
+    @property
     def size(self) -> int:
-        return self.manifest.size + sum(blob.size for blob in self.blobs)
+        own = self.manifest.size + sum(blob.size for blob in self.blobs)
+        return own + sum(sibling.size for sibling in self.siblings) + (self.index.size if self.index else 0)
 
 
 def build_image(name: str, manifest_type: str, config: Blob, layers: Sequence[Blob], tag: str = "latest") -> Image:

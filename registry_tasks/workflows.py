@@ -62,7 +62,11 @@ def push_image(
     chunk_size: int,
     parallel: int,
 ) -> int:
-    """Push one image as docker does; returns the bytes uploaded (blobs the registry lacked + manifest)."""
+    """Push one image as docker does; returns the bytes uploaded (blobs the registry lacked + manifests).
+
+    A multi-platform image is pushed whole, as `docker buildx` / `skopeo copy --all` do: each platform's
+    blobs and manifest (by digest) first, then the index under the tag.
+    """
 
     def push_blob(blob: Blob) -> int:
         if client.blob_exists(repository, blob.digest):
@@ -71,20 +75,31 @@ def push_image(
         return blob.size
 
     with client.measure("PUSH", "image-push", repository=repository, reference=tag) as outcome:
-        total = run_parallel(push_blob, image.blobs, parallel)
-        client.put_manifest(repository, tag, image.manifest)
-        outcome.length = total + image.manifest.size
-        return outcome.length
+        total = 0
+        for platform_image in image.platform_images:
+            total += run_parallel(push_blob, platform_image.blobs, parallel)
+            reference = tag if image.index is None else platform_image.manifest.digest
+            client.put_manifest(repository, reference, platform_image.manifest)
+            total += platform_image.manifest.size
+        if image.index is not None:
+            client.put_manifest(repository, tag, image.index)
+            total += image.index.size
+        outcome.length = total
+        return total
 
 
 def mount_image(client: RegistryClient, source: str, target: str, image: Image) -> None:
     """Give `target` the image of `source` by cross-repository mounts, uploading only what will not mount."""
-    for blob in image.blobs:
-        if not client.mount_blob(target, blob.digest, source):
-            client.upload_blob(target, blob, "monolithic", blob.size or 1)
-    client.put_manifest(target, image.tag, image.manifest)
+    for platform_image in image.platform_images:
+        for blob in platform_image.blobs:
+            if not client.mount_blob(target, blob.digest, source):
+                client.upload_blob(target, blob, "monolithic", blob.size or 1)
+        reference = image.tag if image.index is None else platform_image.manifest.digest
+        client.put_manifest(target, reference, platform_image.manifest)
+    if image.index is not None:
+        client.put_manifest(target, image.tag, image.index)
 
 
 def image_exists(client: RegistryClient, repository: str, image: Image) -> bool:
     """Whether `repository:tag` already holds exactly this image (seeding skips it then)."""
-    return client.head_manifest(repository, image.tag) == image.manifest.digest
+    return client.head_manifest(repository, image.tag) == image.tagged.digest
