@@ -26,6 +26,7 @@ import gevent.ssl
 from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPSocketPoolResponse
 
+from .auth import Authenticator, AuthError, Challenge, Credentials, scope_for, token_url
 from .images import ACCEPTED_MANIFEST_TYPES, DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, Blob, BodyReader
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ READ_CHUNK = 1 << 20
 ERROR_BODY_LIMIT = 64 << 10
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
-ACCEPT_MANIFESTS = ", ".join(ACCEPTED_MANIFEST_TYPES)
+ACCEPT = {"Accept": ", ".join(ACCEPTED_MANIFEST_TYPES)}
 
 
 class RequestFailed(Exception):
@@ -102,6 +103,7 @@ class Response:
 class UploadSession:
     """An upload URL as the registry gave it (query kept: distribution's `_state` lives there)."""
 
+    repository: str
     location: str
     offset: int = 0
 
@@ -125,6 +127,7 @@ class ClientConfig:
     tls_verify: bool = True
     ca_file: str | None = None
     user_agent: str = "registry-tasks/0.1 (locust)"
+    credentials: Credentials | None = None
 
 
 def with_digest(location: str, digest: str) -> str:
@@ -158,6 +161,7 @@ class RegistryClient:
         self._clients: dict[tuple[str, str, int], HTTPClient] = {}
         self._base_netloc = urlsplit(self.base_url).netloc
         self._headers = {"User-Agent": self.config.user_agent}
+        self.auth = Authenticator(self.config.credentials)
 
     # --- transport ---------------------------------------------------------------------------
 
@@ -176,6 +180,7 @@ class RegistryClient:
                 network_timeout=self.config.network_timeout,
                 concurrency=self.config.concurrency,
                 ssl_context_factory=self._ssl_context if secure else None,
+                insecure=not self.config.tls_verify,
                 headers=self._headers,
             )
             _disable_nagle(client)
@@ -183,15 +188,16 @@ class RegistryClient:
         path = parts.path or "/"
         return client, f"{path}?{parts.query}" if parts.query else path
 
-    def _ssl_context(self, *args: Any, **kwargs: Any) -> ssl.SSLContext:
-        context = gevent.ssl.create_default_context(cafile=self.config.ca_file)
+    def _ssl_context(self, cafile: str | None = None, **_: Any) -> ssl.SSLContext:
+        """Verify certificates by default (FastHttpUser does not): `--registry-ca-file` for a private CA."""
+        context = gevent.ssl.create_default_context(cafile=self.config.ca_file or cafile)
         if not self.config.tls_verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         return context
 
-    def _send(self, method: str, url: str, headers: dict[str, str], body: Any = b"") -> Response:
-        """One request, following redirects by hand (never carrying Authorization to another host)."""
+    def _follow(self, method: str, url: str, headers: dict[str, str], body: Any = b"") -> Response:
+        """One request, following redirects by hand; Authorization goes only to the registry's own host."""
         for _ in range(MAX_REDIRECTS + 1):
             client, path = self._http(url)
             raw = client.request(method, path, body=body, headers=headers)
@@ -206,6 +212,51 @@ class RegistryClient:
             if urlsplit(url).netloc != self._base_netloc:
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         raise RegistryError(f"more than {MAX_REDIRECTS} redirects")
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], body: Any = b"", scopes: tuple[str, ...] = ()
+    ) -> Response:
+        """A registry request with auth: known credentials up front; on a 401, answer the challenge and retry
+        once (a cached token the registry calls invalid or short of scope is fetched anew)."""
+        for attempt in (1, 2):
+            authorization = self.auth.header(scopes)
+            sent = {**headers, "Authorization": authorization} if authorization else headers
+            response = self._follow(method, url, sent, body)
+            if response.status != 401 or attempt == 2:
+                return response
+            response.read_small()
+            try:
+                challenge = self.auth.learn(response.header("WWW-Authenticate"))
+            except AuthError as exc:
+                raise RegistryError(f"401 {exc}") from None
+            if challenge.scheme == "bearer":
+                self.auth.forget(scopes)
+                self._fetch_token(challenge, scopes)
+            if hasattr(body, "seek"):
+                body.seek(0)
+        raise AssertionError("unreachable")
+
+    def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...]) -> None:
+        """GET the token server, reported as its own `token` entry so its load shows."""
+        wanted = tuple(dict.fromkeys((*scopes, *challenge.scopes)))
+        url = token_url(challenge, wanted)
+        credentials = self.config.credentials
+        headers = {"Authorization": credentials.basic()} if credentials else {}
+        with self.measure("GET", "token") as outcome:
+            response = self._follow_token(url, headers)
+            self._expect(response, 200)
+            body = response.read_small()
+            outcome.length = len(body)
+            try:
+                self.auth.store(scopes, body)
+            except AuthError as exc:
+                raise RegistryError(str(exc)) from None
+
+    def _follow_token(self, url: str, headers: dict[str, str]) -> Response:
+        """The token server may be another host: our Basic credentials go to it on purpose (docker does)."""
+        client, path = self._http(url)
+        raw = client.request("GET", path, body=b"", headers=headers)
+        return Response(raw.status_code, url, raw)
 
     def close(self) -> None:
         for client in self._clients.values():
@@ -244,8 +295,24 @@ class RegistryClient:
         if error is not None:
             raise RequestFailed(str(error)) from error
 
-    def _url(self, repository: str, tail: str) -> str:
-        return f"{self.base_url}/v2/{repository}/{tail}"
+    def _call(
+        self,
+        method: str,
+        repository: str,
+        tail: str,
+        headers: dict[str, str] | None = None,
+        body: Any = b"",
+        also: tuple[str, ...] = (),
+    ) -> Response:
+        """A request under `/v2/<repository>/`, with the scope its method needs (push for writes)."""
+        scopes = scope_for(repository, method not in ("GET", "HEAD")) + also
+        return self._send(method, f"{self.base_url}/v2/{repository}/{tail}", headers or {}, body, scopes)
+
+    def _on_session(
+        self, method: str, session: UploadSession, url: str, headers: dict[str, str] | None = None, body: Any = b""
+    ) -> Response:
+        """A request on an upload URL (kept as the registry gave it), with the repository's push scope."""
+        return self._send(method, url, headers or {}, body, scope_for(session.repository, True))
 
     def _expect(self, response: Response, *statuses: int) -> None:
         if response.status not in statuses:
@@ -262,7 +329,7 @@ class RegistryClient:
     def get_manifest(self, repository: str, reference: str, name: str = "manifest-get") -> tuple[str, bytes, str]:
         """GET a manifest with every type we read in Accept; returns (media type, bytes, digest)."""
         with self.measure("GET", name, repository=repository, reference=reference) as outcome:
-            response = self._send("GET", self._url(repository, f"manifests/{reference}"), {"Accept": ACCEPT_MANIFESTS})
+            response = self._call("GET", repository, f"manifests/{reference}", ACCEPT)
             self._expect(response, 200)
             data = response.read_small(4 << 20)
             outcome.length = len(data)
@@ -284,7 +351,7 @@ class RegistryClient:
     def head_manifest(self, repository: str, reference: str) -> str | None:
         """The digest of a manifest if it exists (404 is an answer, not a failure)."""
         with self.measure("HEAD", "manifest-head", repository=repository, reference=reference) as outcome:
-            response = self._send("HEAD", self._url(repository, f"manifests/{reference}"), {"Accept": ACCEPT_MANIFESTS})
+            response = self._call("HEAD", repository, f"manifests/{reference}", ACCEPT)
             self._expect(response, 200, 404)
             outcome.context["exists"] = response.status == 200
             return response.header("Docker-Content-Digest") if response.status == 200 else None
@@ -294,7 +361,7 @@ class RegistryClient:
         data = manifest.body.read_all()
         headers = {"Content-Type": manifest.descriptor.media_type}
         with self.measure("PUT", "manifest-put", repository=repository, reference=reference) as outcome:
-            response = self._send("PUT", self._url(repository, f"manifests/{reference}"), headers, data)
+            response = self._call("PUT", repository, f"manifests/{reference}", headers, data)
             self._expect(response, 201)
             response.read_small()
             outcome.length = len(data)
@@ -305,7 +372,7 @@ class RegistryClient:
 
     def delete_manifest(self, repository: str, digest: str) -> None:
         with self.measure("DELETE", "manifest-delete", repository=repository, reference=digest):
-            response = self._send("DELETE", self._url(repository, f"manifests/{digest}"), {})
+            response = self._call("DELETE", repository, f"manifests/{digest}")
             response.read_small()
             self._expect(response, 202)
 
@@ -314,7 +381,7 @@ class RegistryClient:
     def get_blob(self, repository: str, digest: str, expected_size: int | None = None) -> int:
         """Stream a blob, hashing as it comes; the time covers the whole body. Returns the bytes read."""
         with self.measure("GET", "blob-get", repository=repository, digest=digest) as outcome:
-            response = self._send("GET", self._url(repository, f"blobs/{digest}"), {})
+            response = self._call("GET", repository, f"blobs/{digest}")
             self._expect(response, 200)
             hasher = hashlib.sha256() if self.config.verify_digests else None
             read = response.raw.read
@@ -338,42 +405,42 @@ class RegistryClient:
 
     def blob_exists(self, repository: str, digest: str) -> bool:
         with self.measure("HEAD", "blob-head", repository=repository, digest=digest) as outcome:
-            response = self._send("HEAD", self._url(repository, f"blobs/{digest}"), {})
+            response = self._call("HEAD", repository, f"blobs/{digest}")
             self._expect(response, 200, 404)
             outcome.context["exists"] = response.status == 200
             return response.status == 200
 
     def start_upload(self, repository: str) -> UploadSession:
         with self.measure("POST", "upload-start", repository=repository):
-            response = self._send("POST", self._url(repository, "blobs/uploads/"), {"Content-Length": "0"})
+            response = self._call("POST", repository, "blobs/uploads/")
             response.read_small()
             self._expect(response, 202)
-            return self._session(response)
+            return self._session(repository, response)
 
     def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
         """Cross-repository mount; False when the registry offers an upload instead (which we cancel)."""
         query = urlencode({"mount": digest, "from": from_repository})
         with self.measure("POST", "blob-mount", repository=repository, digest=digest) as outcome:
-            response = self._send("POST", self._url(repository, f"blobs/uploads/?{query}"), {"Content-Length": "0"})
+            response = self._call("POST", repository, f"blobs/uploads/?{query}", also=scope_for(from_repository, False))
             response.read_small()
             self._expect(response, 201, 202)
             outcome.context["mounted"] = response.status == 201
         if response.status == 202:
-            self._cancel(self._session(response))
+            self._cancel(self._session(repository, response))
         return response.status == 201
 
     def _cancel(self, session: UploadSession) -> None:
         """Drop an upload we will not use, as skopeo does; not a load figure, so not reported."""
         try:
-            self._send("DELETE", session.location, {}).read_small()
+            self._on_session("DELETE", session, session.location).read_small()
         except Exception as exc:  # best effort: the registry expires abandoned uploads itself
             log.debug("cancelling an upload failed: %s", exc)
 
-    def _session(self, response: Response) -> UploadSession:
+    def _session(self, repository: str, response: Response) -> UploadSession:
         location = response.header("Location")
         if not location:
             raise RegistryError(f"{response.status} upload answer without Location")
-        return UploadSession(urljoin(response.url, location), self._range_end(response) + 1)
+        return UploadSession(repository, urljoin(response.url, location), self._range_end(response) + 1)
 
     @staticmethod
     def _range_end(response: Response) -> int:
@@ -394,7 +461,7 @@ class RegistryClient:
             headers["Content-Range"] = f"{start}-{end - 1}"
         with self.measure("PATCH", "upload-chunk", digest=blob.digest) as outcome:
             body = BodyReader(blob.body, start, end, views=True)
-            response = self._send("PATCH", session.location, headers, body)
+            response = self._on_session("PATCH", session, session.location, headers, body)
             response.read_small()
             self._expect(response, 202)
             outcome.length = end - start
@@ -414,7 +481,7 @@ class RegistryClient:
             length = blob.size - start
         headers["Content-Length"] = str(length)
         with self.measure("PUT", "upload-finish", digest=blob.digest) as outcome:
-            response = self._send("PUT", with_digest(session.location, blob.digest), headers, body)
+            response = self._on_session("PUT", session, with_digest(session.location, blob.digest), headers, body)
             response.read_small()
             self._expect(response, 201)
             outcome.length = length
@@ -440,7 +507,7 @@ class RegistryClient:
 
     def list_tags(self, repository: str) -> list[str]:
         with self.measure("GET", "tags-list", repository=repository) as outcome:
-            response = self._send("GET", self._url(repository, "tags/list"), {})
+            response = self._call("GET", repository, "tags/list")
             self._expect(response, 200)
             data = response.read_small(4 << 20)
             outcome.length = len(data)
@@ -448,7 +515,7 @@ class RegistryClient:
 
     def catalog(self, count: int = 100) -> list[str]:
         with self.measure("GET", "catalog") as outcome:
-            response = self._send("GET", f"{self.base_url}/v2/_catalog?n={count}", {})
+            response = self._send("GET", f"{self.base_url}/v2/_catalog?n={count}", {}, scope_for(None, False))
             self._expect(response, 200)
             data = response.read_small(4 << 20)
             outcome.length = len(data)
