@@ -8,6 +8,7 @@ environment or in the web UI wins over the scenario, which wins over the default
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -86,6 +87,28 @@ def _seed(value: Any) -> int:
     return int(value)
 
 
+def _existing_file(value: Any) -> str:
+    path = _text(value)
+    if path and not os.path.isfile(os.path.expanduser(path)):
+        raise ValueError(f"{path!r}: no such file")
+    return path
+
+
+def _image_references(value: Any) -> tuple[str, ...]:
+    """`repo:tag` / `repo@sha256:...` list (a YAML list, repeated options, or one comma/space-separated text)."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+        raise ValueError(f"{value!r} is not a list of repository:tag references")
+    references = []
+    for item in items:
+        for text in item.replace(",", " ").split():
+            repository = re.split(r"[@:]", text, maxsplit=1)[0]
+            if not _REPOSITORY.match(repository) or text == repository:
+                raise ValueError(f"{text!r} is not repository:tag or repository@digest")
+            references.append(text)
+    return tuple(references)
+
+
 def _weights(names: tuple[str, ...]) -> Callable[[Any], dict[str, int]]:
     def parse(value: Any) -> dict[str, int]:
         if not isinstance(value, Mapping):
@@ -138,6 +161,12 @@ OPTIONS = (
     Option("unique-layers", False, _boolean, "Make every pushed image's layers new bytes, so nothing deduplicates"),
     Option("platform", "linux/amd64", _platform, "Platform chosen from manifest lists and OCI indexes"),
     Option("request-timeout", 120, _positive_int, "Seconds a request may wait for the registry (connect and read)"),
+    Option("registry-username", "", _text, "Registry user (Basic, or for the token server)"),
+    Option("registry-password", "", _text, "Registry password; workers may read it from their own env", secret=True),
+    Option("docker-config", "~/.docker/config.json", _text, "docker config.json whose auths entry gives credentials"),
+    Option("registry-ca-file", "", _existing_file, "PEM bundle of the CA that signed the registry's certificate"),
+    Option("registry-insecure", False, _boolean, "Do not verify the registry's TLS certificate (warns)"),
+    Option("pull-image", [], _image_references, "Pull this existing repository:tag instead of seeding (repeatable)"),
     Option("scenario", "", _text, "YAML scenario file setting these values plus task and user weights"),
     Option("weights", {}, _weights(TASK_NAMES), "Task weights by task name", cli=False),
     Option("user-weights", {}, _weights(USER_NAMES), "User class weights (pull, push)", cli=False),
@@ -162,6 +191,11 @@ def add_arguments(parser: Any) -> None:
             kwargs["type"] = type(option.default)
         if option.choices:
             kwargs["choices"] = option.choices
+        if option.secret:
+            kwargs["is_secret"] = True
+        if isinstance(option.default, list):
+            kwargs["action"] = "append"
+            kwargs["type"] = str
         parser.add_argument(f"--{option.name}", **kwargs)
 
 
@@ -181,6 +215,12 @@ class Settings:
     unique_layers: bool = False
     platform: Platform = field(default_factory=lambda: Platform("linux", "amd64"))
     request_timeout: int = 120
+    registry_username: str = ""
+    registry_password: str = field(default="", repr=False)
+    docker_config: str = "~/.docker/config.json"
+    registry_ca_file: str = ""
+    registry_insecure: bool = False
+    pull_image: tuple[str, ...] = ()
     scenario: str = ""
     weights: Mapping[str, int] = field(default_factory=dict)
     user_weights: Mapping[str, int] = field(default_factory=dict)
@@ -214,6 +254,8 @@ def load_scenario(path: str) -> dict[str, Any]:
 def settings_from(parsed_options: Any) -> Settings:
     """Settings from Locust's parsed options (CLI, env, conf, web UI) and the scenario file they name."""
     given = {option.key: getattr(parsed_options, option.key, option.default) for option in OPTIONS if option.cli}
+    if not given.get("registry_password"):  # a master overwrites workers' options: let them use their own env
+        given["registry_password"] = os.environ.get("LOCUST_REGISTRY_PASSWORD", "")
     scenario_path = given.get("scenario") or ""
     scenario = load_scenario(scenario_path) if scenario_path else {}
     values: dict[str, Any] = {}

@@ -96,6 +96,10 @@ class Members(Protocol):
         """How to name this member in an error message."""
         ...
 
+    def has(self, name: str) -> bool:
+        """Whether the fixture holds an entry of that name (which `segment` may still refuse)."""
+        ...
+
     def segment(self, name: str) -> FileSegment:
         """The member's bytes in place; FixtureError if it is missing, not a file or leaves the fixture."""
         ...
@@ -109,6 +113,9 @@ class DirMembers:
 
     def where(self, name: str) -> str:
         return os.path.join(self.path, name)
+
+    def has(self, name: str) -> bool:
+        return _clean(name) is not None and os.path.lexists(self.where(name))
 
     def segment(self, name: str) -> FileSegment:
         full = self.where(name)
@@ -313,7 +320,8 @@ def _dedupe_names(images: Sequence[Image]) -> list[Image]:
         while name in seen:
             name, number = f"{image.name}-{number}", number + 1
         seen.add(name)
-        out.append(image if name == image.name else replace(image, name=name))
+        siblings = tuple(replace(sibling, name=name) for sibling in image.siblings)
+        out.append(image if name == image.name else replace(image, name=name, siblings=siblings))
     return out
 
 
@@ -336,6 +344,10 @@ class _Layout:
     def blob_where(self, descriptor: Descriptor, where: str) -> str:
         """How to name the blob file a descriptor (found at `where`) points at."""
         return self.members.where(_blob_name(descriptor.digest, where))
+
+    def has_blob(self, descriptor: Descriptor, where: str) -> bool:
+        """Whether the layout holds the blob a descriptor names (`blob` still verifies it)."""
+        return descriptor.digest in self.verified or self.members.has(_blob_name(descriptor.digest, where))
 
     def blob(self, descriptor: Descriptor, where: str) -> Blob:
         """The blob a descriptor names, after checking its size and that it hashes to its name."""
@@ -388,6 +400,51 @@ class _Layout:
             descriptor, where = self.pick(children, index_where)
         raise FixtureError(f"{where}: indexes nested more than {MAX_INDEX_DEPTH} deep")
 
+    def complete(self, descriptor: Descriptor, where: str) -> bool:
+        """Whether an index's child is in the layout with every blob its manifest names."""
+        if not self.has_blob(descriptor, where):
+            return False
+        if descriptor.media_type not in IMAGE_MANIFEST_TYPES:
+            return True  # a nested index or an unknown type: refused with a message when loaded
+        _, document = self.document(descriptor, where)
+        manifest_where = self.blob_where(descriptor, where)
+        references = manifest_references(descriptor.media_type, document, manifest_where)
+        return all(self.has_blob(reference, manifest_where) for reference in references)
+
+    def image(self, descriptor: Descriptor, where: str, name: str, tag: str) -> Image:
+        """The image an entry leads to (through indexes, to our platform), its manifest kept byte-for-byte."""
+        manifest, document, manifest_where = self.image_manifest(descriptor, where)
+        references = manifest_references(manifest.descriptor.media_type, document, manifest_where)
+        config = self.blob(references[0], f"{manifest_where} config")
+        config_where = self.blob_where(config.descriptor, manifest_where)
+        _read_object(_small_bytes(config.body, config_where), config_where)
+        layers = [self.layer(d, f"{manifest_where} layers[{i}]") for i, d in enumerate(references[1:])]
+        plain = Descriptor(manifest.descriptor.media_type, manifest.digest, manifest.size)
+        return Image(name, Blob(plain, manifest.body), config, tuple(layers), tag)
+
+    def whole_index(self, descriptor: Descriptor, where: str, name: str, tag: str) -> Image | None:
+        """Our platform's image carrying the index and every other child (attestations too), to push it whole.
+
+        None when a child, or a blob of one, is missing from the layout (a containerd-store `docker save`
+        may hold only its own platform): a registry refuses an index whose children it lacks, so such a
+        fixture is narrowed to the platform's image instead.
+        """
+        index, document = self.document(descriptor, where)
+        index_where = self.blob_where(descriptor, where)
+        children = manifest_references(descriptor.media_type, document, index_where)
+        entries = [(child, f"{index_where} manifests[{i}]") for i, child in enumerate(children)]
+        if not all(self.complete(child, child_where) for child, child_where in entries):
+            return None
+        for child, child_where in entries:
+            if child.media_type in INDEX_TYPES:
+                raise FixtureError(f"{child_where}: nested indexes inside a multi-platform index are not supported")
+        chosen, _ = self.pick(children, index_where)
+        images = [(child, self.image(child, child_where, name, tag)) for child, child_where in entries]
+        own = next(image for child, image in images if child is chosen)
+        siblings = tuple(image for child, image in images if child is not chosen)
+        plain = Descriptor(descriptor.media_type, index.digest, index.size)
+        return replace(own, index=Blob(plain, index.body), siblings=siblings)
+
     def layer(self, descriptor: Descriptor, where: str) -> Blob:
         """A verified layer whose media type tells the truth about its compression."""
         blob = self.blob(descriptor, where)
@@ -408,7 +465,12 @@ class _Layout:
 
 
 def _load_layout(members: Members, platform: Platform) -> Image:
-    """An image from an OCI layout (directory or Docker 25+ tar), its manifest pushed byte-for-byte."""
+    """An image from an OCI layout (directory or Docker 25+ tar), its manifests pushed byte-for-byte.
+
+    When index.json leads to an image index (or manifest list), the image is `platform`'s child and
+    carries the index and the other children, to be pushed whole; but if the layout lacks any child
+    or blob of one, it is only that child (see `_Layout.whole_index`).
+    """
     _, layout_data = _member_bytes(members, "oci-layout")
     layout_where = members.where("oci-layout")
     if not isinstance(_read_object(layout_data, layout_where).get("imageLayoutVersion"), str):
@@ -417,17 +479,11 @@ def _load_layout(members: Members, platform: Platform) -> Image:
     index = _read_object(_member_bytes(members, "index.json")[1], index_where)
     layout = _Layout(members, platform, {})
     top, top_where = layout.pick(manifest_references(OCI_INDEX, index, index_where), index_where)
-    manifest, document, manifest_where = layout.image_manifest(top, top_where)
-    references = manifest_references(manifest.descriptor.media_type, document, manifest_where)
-    config = layout.blob(references[0], f"{manifest_where} config")
-    config_where = layout.blob_where(config.descriptor, manifest_where)
-    _read_object(_small_bytes(config.body, config_where), config_where)
-    layers = [layout.layer(d, f"{manifest_where} layers[{i}]") for i, d in enumerate(references[1:])]
     annotations = top.annotations or {}
     reference = next((annotations[key] for key in NAME_ANNOTATIONS if annotations.get(key)), None)
     name, tag = _name_and_tag(reference, members.path)
-    descriptor = Descriptor(manifest.descriptor.media_type, manifest.digest, manifest.size)
-    return Image(name, Blob(descriptor, manifest.body), config, tuple(layers), tag)
+    whole = layout.whole_index(top, top_where, name, tag) if top.media_type in INDEX_TYPES else None
+    return whole if whole is not None else layout.image(top, top_where, name, tag)
 
 
 def load_oci_layout(path: str, platform: Platform) -> Image:

@@ -21,13 +21,15 @@ from typing import Any
 import gevent.event
 from locust import User, events, tag, task
 from locust.env import Environment
+from locust.exception import StopUser
 from locust.runners import MasterRunner
 
+from .auth import AuthError, Credentials, docker_config_credentials
 from .client import ClientConfig, RegistryClient, RequestFailed, log_request
 from .images import Blob, Image, ImageError, UniqueImageTemplate
 from .options import Settings, SettingsError, add_arguments, settings_from
 from .sources import load_fixtures, synthetic_image
-from .workflows import image_exists, mount_image, pull_image, push_image
+from .workflows import PullTarget, image_exists, mount_image, pull_image, push_image, resolve_target
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class RegistryRun:
 
     settings: Settings
     images: list[Image]
+    targets: list[PullTarget] = field(default_factory=list)
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     uniques: dict[str, UniqueImageTemplate] = field(default_factory=dict)
     seeded: gevent.event.Event = field(default_factory=gevent.event.Event)
@@ -65,14 +68,25 @@ class RegistryRun:
             template = self.uniques[image.name] = UniqueImageTemplate.of(image)
         return template.make(token)
 
-    def client_config(self) -> ClientConfig:
-        timeout = float(self.settings.request_timeout)
+    def client_config(self, host: str) -> ClientConfig:
+        settings = self.settings
+        timeout = float(settings.request_timeout)
         return ClientConfig(
-            verify_digests=self.settings.verify_digests,
+            verify_digests=settings.verify_digests,
             connect_timeout=min(timeout, 10.0),
             network_timeout=timeout,
-            concurrency=max(self.settings.pull_parallel, self.settings.push_parallel),
+            concurrency=max(settings.pull_parallel, settings.push_parallel),
+            tls_verify=not settings.registry_insecure,
+            ca_file=settings.registry_ca_file or None,
+            credentials=credentials(settings, host),
         )
+
+
+def credentials(settings: Settings, host: str) -> Credentials | None:
+    """--registry-username/--registry-password, else the docker config's entry for the host."""
+    if settings.registry_username or settings.registry_password:
+        return Credentials(settings.registry_username, settings.registry_password)
+    return docker_config_credentials(settings.docker_config, host)
 
 
 _run: RegistryRun | None = None
@@ -88,26 +102,57 @@ def load_run(environment: Environment) -> RegistryRun:
         if directory == Settings.fixtures_dir and not os.path.isdir(settings.fixtures_dir):
             directory = None  # no fixtures/ where locust runs: the built-in image, as with an empty one
         images = load_fixtures(directory, settings.platform, settings.synthetic_seed)
+    credentials(settings, environment.host or "")  # an unreadable docker config stops us here, not mid-run
+    if settings.registry_insecure:
+        log.warning("--registry-insecure: the registry's TLS certificate is not verified")
     return RegistryRun(settings, images)
 
 
-def seed(run: RegistryRun, host: str) -> None:
-    """Push every fixture once (skipping what exists), logged and not counted, so pulls find them."""
-    client = RegistryClient(host, log_request, run.client_config())
+def prepare(run: RegistryRun, host: str, writes: bool) -> None:
+    """Find what pull users pull: the --pull-image targets as they are, else the fixtures, seeded once.
+    With --pull-image, nothing is written unless push users run (manifest-put needs its seeded repository).
+
+    Requests made here are logged, not counted in the load statistics.
+    """
+    client = RegistryClient(host, log_request, run.client_config(host))
     try:
-        for image in run.images:
-            repository = run.seed_repository(image)
-            try:
-                if not image_exists(client, repository, image):
-                    push_image(client, repository, image.tag, image, "monolithic", run.settings.chunk_size, 5)
-                    log.info("seeded %s:%s (%d bytes)", repository, image.tag, image.size)
-                if not image_exists(client, run.tag_repository(image), image):
-                    mount_image(client, repository, run.tag_repository(image), image)
-            except RequestFailed as exc:
-                log.error("seeding %s:%s failed: %s", repository, image.tag, exc)
+        if run.settings.pull_image:
+            run.targets = resolve_targets(client, run)
+        if writes or not run.settings.pull_image:
+            seed(client, run)
+        if not run.settings.pull_image:
+            run.targets = [seeded_target(run, image) for image in run.images]
     finally:
         client.close()
         run.seeded.set()
+
+
+def resolve_targets(client: RegistryClient, run: RegistryRun) -> list[PullTarget]:
+    targets = []
+    for reference in run.settings.pull_image:
+        try:
+            targets.append(resolve_target(client, reference, run.settings.platform))
+        except RequestFailed as exc:
+            log.error("--pull-image %s cannot be pulled: %s", reference, exc)
+    return targets
+
+
+def seeded_target(run: RegistryRun, image: Image) -> PullTarget:
+    return PullTarget(run.seed_repository(image), image.tag, tuple(blob.descriptor for blob in image.blobs))
+
+
+def seed(client: RegistryClient, run: RegistryRun) -> None:
+    """Push every fixture once (skipping what exists), so pulls find them on an empty registry."""
+    for image in run.images:
+        repository = run.seed_repository(image)
+        try:
+            if not image_exists(client, repository, image):
+                push_image(client, repository, image.tag, image, "monolithic", run.settings.chunk_size, 5)
+                log.info("seeded %s:%s (%d bytes)", repository, image.tag, image.size)
+            if not image_exists(client, run.tag_repository(image), image):
+                mount_image(client, repository, run.tag_repository(image), image)
+        except RequestFailed as exc:
+            log.error("seeding %s:%s failed: %s", repository, image.tag, exc)
 
 
 def registry_task(call: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -134,15 +179,11 @@ class RegistryUser(User):
         self.index = self.shared.next_user()
         self.pushes = itertools.count()
         fire = self.environment.events.request.fire
-        self.registry = RegistryClient(self.host or "", fire, self.shared.client_config())
+        self.registry = RegistryClient(self.host or "", fire, self.shared.client_config(self.host or ""))
         self.shared.seeded.wait()
 
     def on_stop(self) -> None:
         self.registry.close()
-
-    def seeded_image(self) -> tuple[Image, str]:
-        image = random.choice(self.shared.images)
-        return image, self.shared.seed_repository(image)
 
     def push_name(self) -> str:
         """Unique per push across workers, users and runs: run id, worker, user, counter."""
@@ -151,32 +192,37 @@ class RegistryUser(User):
 
 
 class RegistryPullUser(RegistryUser):
-    """Pulls the seeded fixture images: single manifest and blob GETs, and whole images like docker."""
+    """Pulls the seeded fixtures (or the --pull-image targets): manifest and blob GETs, whole images."""
 
     weight = 3
+
+    def target(self) -> PullTarget:
+        if not self.shared.targets:
+            raise StopUser()  # nothing can be pulled: preparing said why, once, in the log
+        return random.choice(self.shared.targets)
 
     @tag("manifest-get")
     @task(3)
     @registry_task
     def manifest_get(self) -> None:
-        image, repository = self.seeded_image()
-        self.registry.get_manifest(repository, image.tag)
+        target = self.target()
+        self.registry.get_manifest(target.repository, target.reference)
 
     @tag("blob-get")
     @task(2)
     @registry_task
     def blob_get(self) -> None:
-        image, repository = self.seeded_image()
-        blob = random.choice(image.blobs)
-        self.registry.get_blob(repository, blob.digest, blob.size)
+        target = self.target()
+        blob = random.choice(target.blobs)
+        self.registry.get_blob(target.repository, blob.digest, blob.size)
 
     @tag("image-pull")
     @task(1)
     @registry_task
     def image_pull(self) -> None:
-        image, repository = self.seeded_image()
+        target = self.target()
         settings = self.shared.settings
-        pull_image(self.registry, repository, image.tag, settings.platform, settings.pull_parallel)
+        pull_image(self.registry, target.repository, target.reference, settings.platform, settings.pull_parallel)
 
 
 class RegistryPushUser(RegistryUser):
@@ -251,7 +297,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     global _run
     try:
         _run = load_run(environment)
-    except (SettingsError, ImageError) as exc:
+    except (SettingsError, ImageError, AuthError) as exc:
         _fail(str(exc))
         return
     apply_weights(_run.settings)
@@ -263,16 +309,16 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     global _run
     try:
         fresh = load_run(environment)
-    except (SettingsError, ImageError) as exc:
+    except (SettingsError, ImageError, AuthError) as exc:
         log.error("%s", exc)
         if environment.runner is not None:
             environment.runner.quit()
         return
     if _run is None or fresh.settings != _run.settings:
         _run = fresh
-    environment.user_classes = [cls for cls in environment.user_classes if cls.tasks]
+    environment.user_classes = [cls for cls in environment.user_classes if cls.tasks and cls.weight > 0]
     if isinstance(environment.runner, MasterRunner) or not environment.host:
         _run.seeded.set()
         return
     if not _run.seeded.is_set():
-        seed(_run, environment.host)
+        prepare(_run, environment.host, writes=RegistryPushUser in environment.user_classes)

@@ -8,13 +8,14 @@ Each is also reported as one `image-pull` / `image-push` entry timing the whole 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import gevent
 from gevent.pool import Pool
 
 from .client import RegistryClient, RegistryError
-from .images import INDEX_TYPES, Blob, Image, Platform, choose_platform, manifest_references, parse_manifest
+from .images import INDEX_TYPES, Blob, Descriptor, Image, Platform, choose_platform, manifest_references, parse_manifest
 
 T = TypeVar("T")
 
@@ -30,21 +31,46 @@ def run_parallel(work: Callable[[T], int], items: Iterable[T], limit: int) -> in
     return sum(job.value for job in jobs)
 
 
+@dataclass(frozen=True)
+class PullTarget:
+    """An image to pull: where it is, and the blobs of its platform manifest (for blob-get)."""
+
+    repository: str
+    reference: str
+    blobs: tuple[Descriptor, ...]
+
+
+def platform_manifest(
+    client: RegistryClient, repository: str, reference: str, platform: Platform
+) -> tuple[dict[str, Any], list[Descriptor], int]:
+    """GET the manifest (and, for an index, the platform's child): its document, blobs and bytes read."""
+    media_type, data, _ = client.get_manifest(repository, reference)
+    where = f"manifest {repository}:{reference}"
+    document = parse_manifest(data, where)
+    total = len(data)
+    if media_type in INDEX_TYPES:
+        child = choose_platform(manifest_references(media_type, document, where), platform)
+        if child is None:
+            raise RegistryError(f"index has no manifest for {platform}")
+        media_type, data, _ = client.get_manifest(repository, child.digest)
+        document = parse_manifest(data, f"{where}@{child.digest}")
+        total += len(data)
+    return document, manifest_references(media_type, document, where), total
+
+
+def resolve_target(client: RegistryClient, reference: str, platform: Platform) -> PullTarget:
+    """`repo:tag` or `repo@sha256:...` of an image already in the registry, as a PullTarget."""
+    repository, separator, ref = reference.partition("@")
+    if not separator:
+        repository, _, ref = reference.rpartition(":")
+    _, blobs, _ = platform_manifest(client, repository, ref, platform)
+    return PullTarget(repository, ref, tuple(blobs))
+
+
 def pull_image(client: RegistryClient, repository: str, reference: str, platform: Platform, parallel: int) -> int:
     """Pull one image as docker does; returns the bytes downloaded."""
     with client.measure("PULL", "image-pull", repository=repository, reference=reference) as outcome:
-        media_type, data, _ = client.get_manifest(repository, reference)
-        where = f"manifest {repository}:{reference}"
-        document = parse_manifest(data, where)
-        total = len(data)
-        if media_type in INDEX_TYPES:
-            child = choose_platform(manifest_references(media_type, document, where), platform)
-            if child is None:
-                raise RegistryError(f"index has no manifest for {platform}")
-            media_type, data, _ = client.get_manifest(repository, child.digest)
-            document = parse_manifest(data, f"{where}@{child.digest}")
-            total += len(data)
-        blobs = manifest_references(media_type, document, where)
+        document, blobs, total = platform_manifest(client, repository, reference, platform)
         config, layers = (blobs[0], blobs[1:]) if "config" in document else (None, blobs)
         if config is not None:
             total += client.get_blob(repository, config.digest, config.size)
