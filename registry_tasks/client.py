@@ -22,6 +22,7 @@ from http.client import HTTPException
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
+import gevent.lock
 import gevent.ssl
 from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPSocketPoolResponse
@@ -162,6 +163,7 @@ class RegistryClient:
         self._base_netloc = urlsplit(self.base_url).netloc
         self._headers = {"User-Agent": self.config.user_agent}
         self.auth = Authenticator(self.config.credentials)
+        self._token_locks: dict[tuple[str, ...], gevent.lock.Semaphore] = {}
 
     # --- transport ---------------------------------------------------------------------------
 
@@ -230,11 +232,16 @@ class RegistryClient:
             except AuthError as exc:
                 raise RegistryError(f"401 {exc}") from None
             if challenge.scheme == "bearer":
-                self.auth.forget(scopes)
-                self._fetch_token(challenge, scopes)
+                with self._token_lock(scopes):  # parallel blob requests share one fetch, as containerd's do
+                    if self.auth.header(scopes) == authorization:  # nobody renewed it while we waited
+                        self.auth.forget(scopes)
+                        self._fetch_token(challenge, scopes)
             if hasattr(body, "seek"):
                 body.seek(0)
         raise AssertionError("unreachable")
+
+    def _token_lock(self, scopes: tuple[str, ...]) -> gevent.lock.Semaphore:
+        return self._token_locks.setdefault(tuple(sorted(scopes)), gevent.lock.Semaphore())
 
     def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...]) -> None:
         """GET the token server, reported as its own `token` entry so its load shows."""

@@ -21,6 +21,7 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+IN_TOTO = "application/vnd.in-toto+json"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -277,15 +278,25 @@ class MultiPlatform:
     files: dict[str, bytes]
     amd64: BuiltImage
     arm64: BuiltImage
+    attestation: BuiltImage
     index_digest: str
 
 
-def multi_platform_layout() -> MultiPlatform:
-    """index.json -> a nested index of linux/amd64, linux/arm64 and a buildx attestation manifest."""
+def blob_path(digest_text: str) -> str:
+    """Where a blob lives in an OCI layout."""
+    return f"blobs/sha256/{digest_text.partition(':')[2]}"
+
+
+def multi_platform_layout(annotations: Mapping[str, str] | None = None) -> MultiPlatform:
+    """index.json -> a nested index of linux/amd64, linux/arm64 and a buildx attestation manifest.
+
+    `annotations` go on the index.json entry (default: ref name `multi:3.1`).
+    """
     layout = Layout()
     amd64 = layout.image([layer_tar({"arch": b"amd64\n"})], "amd64")
     arm64 = layout.image([layer_tar({"arch": b"arm64\n"})], "arm64")
-    attestation = layout.image([b'{"_type": "https://in-toto.io/Statement/v0.1"}'], "unknown", layer_type="text/plain")
+    statement = b'{"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://spdx.dev/Document"}'
+    attestation = layout.image([statement], "unknown", layer_type=IN_TOTO)
     children = [
         {**amd64.manifest, "platform": {"architecture": "amd64", "os": "linux"}},
         {**arm64.manifest, "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}},
@@ -298,8 +309,25 @@ def multi_platform_layout() -> MultiPlatform:
             },
         },
     ]
-    index = layout.index(children, annotations={"org.opencontainers.image.ref.name": "multi:3.1"})
-    return MultiPlatform(layout.files([index]), amd64, arm64, index["digest"])
+    entry = dict(annotations or {"org.opencontainers.image.ref.name": "multi:3.1"})
+    index = layout.index(children, annotations=entry)
+    return MultiPlatform(layout.files([index]), amd64, arm64, attestation, index["digest"])
+
+
+def with_legacy_manifest(files: Mapping[str, bytes], built: BuiltImage, reference: str) -> list[Entry]:
+    """The members of a Docker 25+ save: the layout plus the legacy manifest.json pointing into blobs/."""
+    legacy = {
+        "Config": blob_path(built.config_digest),
+        "RepoTags": [reference.removeprefix("docker.io/")],
+        "Layers": [blob_path(d) for d in built.layer_digests],
+    }
+    return file_entries({**files, "manifest.json": json.dumps([legacy]).encode(), "repositories": b"{}"})
+
+
+def multi_platform_docker_save(reference: str = "docker.io/example/multi:3.1") -> tuple[list[Entry], MultiPlatform]:
+    """Docker 25+'s `docker save` of a multi-platform image (containerd store, every platform pulled)."""
+    multi = multi_platform_layout(ref_annotations(reference))
+    return with_legacy_manifest(multi.files, multi.amd64, reference), multi
 
 
 def docker25_save(
@@ -309,13 +337,4 @@ def docker25_save(
     layout = Layout()
     built = layout.image(layers)
     built.manifest["annotations"] = ref_annotations(reference)
-    files = layout.files([built.manifest])
-    blob_path = "blobs/sha256/{}".format
-    legacy = {
-        "Config": blob_path(built.config_digest.partition(":")[2]),
-        "RepoTags": [reference.removeprefix("docker.io/")],
-        "Layers": [blob_path(d.partition(":")[2]) for d in built.layer_digests],
-    }
-    files["manifest.json"] = json.dumps([legacy]).encode()
-    files["repositories"] = b"{}"
-    return file_entries(files), built
+    return with_legacy_manifest(layout.files([built.manifest]), built, reference), built

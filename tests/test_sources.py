@@ -61,7 +61,9 @@ def blob_bytes(blob: Blob) -> bytes:
 
 def assert_truthful(image: Image) -> None:
     """Every descriptor matches the bytes we would send, and no raw tar is typed gzip (or vice versa)."""
-    for blob in (image.manifest, image.config, *image.layers):
+    for sibling in image.siblings:
+        assert_truthful(sibling)
+    for blob in (image.manifest, image.config, *image.layers, *([image.index] if image.index else [])):
         data = blob_bytes(blob)
         assert "sha256:" + hashlib.sha256(data).hexdigest() == blob.digest
         assert len(data) == blob.size
@@ -217,6 +219,7 @@ def test_multi_platform_layout_picks_the_platform(tmp_path: Path, platform: str,
     assert [layer.digest for layer in image.layers] == built.layer_digests
     assert json.loads(blob_bytes(image.config))["architecture"] == expected
     assert (image.name, image.tag) == ("multi", "3.1")
+    assert image.index is not None and image.index.digest == multi.index_digest  # pushed whole
     assert_truthful(image)
 
 
@@ -648,6 +651,7 @@ def test_corrupted_tarballs_load_or_raise_fixture_error(tmp_path: Path) -> None:
     rng = random.Random(1)
     bases = [fb.write_tar(tmp_path / "base.tar", LEGACY.entries).read_bytes()]
     bases.append(fb.write_tar(tmp_path / "base25.tar", fb.docker25_save()[0]).read_bytes())
+    bases.append(fb.write_tar(tmp_path / "multi25.tar", fb.multi_platform_docker_save()[0]).read_bytes())
     target = tmp_path / "mutant.tar"
     for base in bases:
         for _ in range(150):
