@@ -119,7 +119,7 @@ def token_server(ca: LocalCA, expires_in: int = 300) -> Iterator[TokenServer]:
             }
             token = jwt.encode(claims, key, algorithm="RS256", headers={"x5c": chain})
             with lock:
-                issued.append(claims)
+                issued.append({**claims, "token": token})
             self._answer(200, {"token": token, "expires_in": expires_in})
 
         def _answer(self, status: int, document: dict[str, Any]) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import http.server
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -10,6 +13,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -27,6 +31,24 @@ class Recorder:
 
     def failures(self) -> list[str]:
         return [f"{event['name']}: {event['exception']}" for event in self.events if event["exception"]]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_locust(
+    tmp_path: Path, *args: str, timeout: float = 90, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--stop-timeout", "5"]
+    return subprocess.run(
+        [*command, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def stats(csv_prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
+    with open(f"{csv_prefix}_stats.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {(row["Type"], row["Name"]): row for row in rows if row["Name"] != "Aggregated"}
 
 
 BodyFilter = Callable[[str, bytes], bytes]

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -13,8 +10,8 @@ from registry_tasks.local_registry import LocalRegistry
 
 from . import fixture_builders as fb
 from .conftest import RunSkopeo
+from .helpers import run_locust, stats
 
-ROOT = Path(__file__).resolve().parent.parent
 ALL_ENTRIES = {
     ("GET", "manifest-get"),
     ("GET", "blob-get"),
@@ -26,17 +23,6 @@ ALL_ENTRIES = {
     ("HEAD", "blob-head"),
     ("PUSH", "image-push"),
 }
-
-
-def run_locust(tmp_path: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--stop-timeout", "5"]
-    return subprocess.run([*command, *args], cwd=tmp_path, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def stats(csv_prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
-    with open(f"{csv_prefix}_stats.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return {(row["Type"], row["Name"]): row for row in rows if row["Name"] != "Aggregated"}
 
 
 def test_all_tasks_run_without_failures(registry: LocalRegistry, tmp_path: Path) -> None:

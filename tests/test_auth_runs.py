@@ -1,0 +1,91 @@
+"""Headless Locust runs against registries that want auth: zero failures, a `token` entry in token mode,
+and neither the password nor any issued token in any file or stream the run wrote."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from registry_tasks.local_registry import LocalRegistry, start_registry
+
+from .auth_servers import PASSWORD, USERNAME, LocalCA, htpasswd_config, token_server
+from .helpers import run_locust, stats
+
+ALL_TASKS = ("manifest-get", "blob-get", "image-pull", "chunked-upload", "manifest-put", "image-push")
+
+
+def assert_no_secret(tmp_path: Path, streams: list[str], secrets: list[str]) -> None:
+    """Every file under tmp_path and every captured stream, searched for every secret."""
+    texts = {f"stream {i}": text for i, text in enumerate(streams)}
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            texts[str(path)] = path.read_bytes().decode("utf-8", "replace")
+    assert len(texts) >= 5  # csv files, html, log, json stdout, stderr
+    for secret in secrets:
+        leaks = [name for name, text in texts.items() if secret in text]
+        assert leaks == [], f"a secret appears in {leaks}"
+
+
+def headless(tmp_path: Path, registry: LocalRegistry, *extra: str) -> tuple[dict, list[str]]:
+    env = {**os.environ, "LOCUST_REGISTRY_PASSWORD": PASSWORD}
+    result = run_locust(
+        tmp_path,
+        "-H", registry.url,
+        "-u", "6", "-r", "6", "-t", "6s",
+        "--registry-username", USERNAME,
+        "--synthetic-images", "2x200KiB",
+        "--chunk-size", "64KiB",
+        "--unique-layers",
+        "--csv", str(tmp_path / "run"),
+        "--html", str(tmp_path / "report.html"),
+        "--logfile", str(tmp_path / "locust.log"),
+        "--loglevel", "DEBUG",
+        "--json",
+        *extra,
+        env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = stats(tmp_path / "run")
+    for name in ALL_TASKS[:2] + ALL_TASKS[3:]:
+        entry = {"chunked-upload": "upload-chunk"}.get(name, name)
+        assert any(key[1] == entry and int(row["Request Count"]) > 0 for key, row in table.items()), entry
+    assert all(row["Failure Count"] == "0" for row in table.values()), table
+    return table, [result.stdout, result.stderr]
+
+
+@pytest.fixture(scope="module")
+def local_ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
+    return LocalCA(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+def htpasswd_tls_registry(registry_binary: str, local_ca: LocalCA, tmp_path: Path) -> Iterator[LocalRegistry]:
+    config = {**local_ca.tls_config(), **htpasswd_config(tmp_path)}
+    with start_registry(binary=registry_binary, extra_config=config) as running:
+        yield running
+
+
+def test_htpasswd_tls_run(htpasswd_tls_registry: LocalRegistry, local_ca: LocalCA, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    output.mkdir()
+    _, streams = headless(output, htpasswd_tls_registry, "--registry-ca-file", str(local_ca.ca_file))
+    assert_no_secret(output, streams, [PASSWORD])
+
+
+def test_token_run(registry_binary: str, local_ca: LocalCA, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    output.mkdir()
+    with (
+        token_server(local_ca) as tokens,
+        start_registry(binary=registry_binary, extra_config=tokens.registry_config(local_ca)) as registry,
+    ):
+        table, streams = headless(output, registry)
+    (token_row,) = [row for key, row in table.items() if key[1] == "token"]
+    fetched = int(token_row["Request Count"])
+    assert 0 < fetched <= len(tokens.issued)  # the rest were fetched while seeding, which is not counted
+    requests = sum(int(row["Request Count"]) for key, row in table.items() if key[0] not in ("PULL", "PUSH"))
+    assert fetched * 3 < requests  # tokens are reused per scope set, not fetched per request
+    assert_no_secret(output, streams, [PASSWORD, *(claims["token"] for claims in tokens.issued)])
