@@ -200,6 +200,15 @@ def memory_body(data: bytes) -> Body:
 # --- descriptors, blobs, images ---------------------------------------------------------------
 
 
+KNOWN_OS = frozenset(("linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris", "illumos", "aix"))
+KNOWN_ARCHITECTURES = frozenset(
+    ("amd64", "386", "arm64", "arm", "ppc64le", "ppc64", "s390x", "riscv64", "mips64le", "mips64", "loong64", "wasm")
+)
+ARCHITECTURE_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "i386": "386", "aarch64": "arm64", "armhf": "arm"}
+#: What a platform also runs, best first (containerd's platforms.Only): arm/v7 runs v6 and v5, amd64 runs 386.
+COMPATIBLE = {("arm", "v7"): ("v6", "v5"), ("arm", "v6"): ("v5",), ("arm64", "v8"): ()}
+
+
 @dataclass(frozen=True)
 class Platform:
     """An OCI platform; `parse("linux/arm64/v8")`."""
@@ -210,10 +219,22 @@ class Platform:
 
     @classmethod
     def parse(cls, text: str) -> Platform:
-        parts = text.strip().split("/")
+        """A platform the user asked for: known os and architecture (aliases such as x86_64 accepted)."""
+        parts = text.strip().lower().split("/")
         if len(parts) not in (2, 3) or not all(parts):
             raise ImageError(f"platform {text!r}: expected os/architecture[/variant], e.g. linux/amd64")
-        return cls(*parts)
+        platform = cls(*parts).normalized()
+        if platform.os not in KNOWN_OS or platform.architecture not in KNOWN_ARCHITECTURES:
+            raise ImageError(f"platform {text!r}: unknown os or architecture (e.g. linux/amd64, linux/arm64/v8)")
+        return platform
+
+    def normalized(self) -> Platform:
+        """containerd's normalization: x86_64 -> amd64, aarch64 -> arm64 (v8 by default), arm -> v7."""
+        architecture = ARCHITECTURE_ALIASES.get(self.architecture, self.architecture)
+        variant = self.variant or {"arm64": "v8", "arm": "v7"}.get(architecture, "")
+        if architecture == "arm64" and variant == "8":
+            variant = "v8"
+        return Platform(self.os, architecture, variant)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Platform:
@@ -395,16 +416,32 @@ def is_attestation(descriptor: Descriptor) -> bool:
     )
 
 
-def choose_platform(children: Sequence[Descriptor], wanted: Platform) -> Descriptor | None:
-    """The first child matching `wanted` (os and architecture; variant when both name one)."""
-    for child in children:
-        if is_attestation(child) or child.platform is None:
-            continue
-        got = child.platform
-        same_variant = not wanted.variant or not got.variant or got.variant == wanted.variant
-        if got.os == wanted.os and got.architecture == wanted.architecture and same_variant:
-            return child
+def platform_rank(got: Platform, wanted: Platform) -> int | None:
+    """How well an image for `got` suits `wanted` (0 is exact), or None when it cannot run there."""
+    got, wanted = got.normalized(), wanted.normalized()
+    if got.os != wanted.os:
+        return None
+    if got.architecture == wanted.architecture:
+        if got.variant == wanted.variant:
+            return 0
+        fallbacks = COMPATIBLE.get((wanted.architecture, wanted.variant), ())
+        return 1 + fallbacks.index(got.variant) if got.variant in fallbacks else None
+    if (got.architecture, wanted.architecture) == ("386", "amd64"):
+        return 10
     return None
+
+
+def choose_platform(children: Sequence[Descriptor], wanted: Platform) -> Descriptor | None:
+    """The best child for `wanted`, by docker's rules; the first of equals wins (image-index.md), attestations
+    never, and a child without a platform only when nothing names one that fits."""
+    best: tuple[int, Descriptor] | None = None
+    for child in children:
+        if is_attestation(child):
+            continue
+        rank = 100 if child.platform is None else platform_rank(child.platform, wanted)
+        if rank is not None and (best is None or rank < best[0]):
+            best = (rank, child)
+    return best[1] if best else None
 
 
 # --- unique layers -----------------------------------------------------------------------------
