@@ -113,3 +113,27 @@ def test_docker_archive_made_by_skopeo_is_pushed_and_copied_back(
     for number, repository in enumerate(["headless/archive/example/app", pushed[0]]):
         source = f"docker://{registry.host_port}/{repository}:1.0"
         run_skopeo("copy", "--src-tls-verify=false", source, f"dir:{tmp_path / f'out{number}'}")
+
+
+def test_pull_only_targets_write_nothing(fresh_registry: LocalRegistry, tmp_path: Path, run_skopeo: RunSkopeo) -> None:
+    files, _ = fb.oci_layout(layers=[fb.layer_tar({"bin/app": b"\x01" * 50_000})])
+    layout = fb.write_dir(tmp_path / "layout", files)
+    run_skopeo(
+        "copy", "--dest-tls-verify=false", f"oci:{layout}:latest", f"docker://{fresh_registry.host_port}/ro/app:7"
+    )
+    catalog_url = f"{fresh_registry.url}/v2/_catalog"
+    before = json.loads(urllib.request.urlopen(catalog_url).read())
+    prefix = tmp_path / "readonly"
+    result = run_locust(
+        tmp_path,
+        "-H", fresh_registry.url,
+        "-u", "3", "-r", "3", "-t", "4s",
+        "--pull-image", "ro/app:7",
+        "--tags", "manifest-get", "blob-get", "image-pull",
+        "--csv", str(prefix),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = stats(prefix)
+    assert {key[1] for key in table} == {"manifest-get", "blob-get", "image-pull"}
+    assert all(int(row["Request Count"]) > 0 and row["Failure Count"] == "0" for row in table.values())
+    assert json.loads(urllib.request.urlopen(catalog_url).read()) == before == {"repositories": ["ro/app"]}
