@@ -90,6 +90,41 @@ class Response:
             return value[-1]
         return value
 
+    def stream(self, buffer: bytearray) -> Iterator[memoryview]:
+        """The body as views of `buffer`, each valid until the next: received straight into it (no parser,
+        no copies) when the length is known, else through geventhttpclient's reader."""
+        raw = self.raw
+        length = raw.content_length
+        if length is None or raw.get("Transfer-Encoding") is not None:
+            while piece := raw.read(len(buffer)):
+                yield memoryview(piece)
+            return
+        early = raw._body_buffer  # body bytes that came with the headers
+        received = len(early)
+        if received:
+            yield memoryview(early)
+        sock, pool = raw._sock, raw._pool
+        if sock is None or pool is None:  # the whole message came with the headers: already released
+            if received != length:
+                raise RegistryError(f"body ended after {received} of {length} bytes")
+            return
+        raw._sock = raw._pool = None  # from here on this method owns the connection
+        view = memoryview(buffer)
+        try:
+            while received < length:
+                count = sock.recv_into(view[: min(len(view), length - received)])
+                if count == 0:
+                    raise RegistryError(f"body ended after {received} of {length} bytes")
+                received += count
+                yield view[:count]
+        except BaseException:
+            pool.release_socket(sock)  # half-read: never reuse it
+            raise
+        if raw.should_keep_alive():
+            pool.return_socket(sock)
+        else:
+            pool.release_socket(sock)
+
     def read_small(self, limit: int = ERROR_BODY_LIMIT) -> bytes:
         """Read (once) a body we expect to be small (errors, manifests), refusing one larger than `limit`."""
         if self._body is None:
@@ -163,6 +198,7 @@ class RegistryClient:
         self._base_netloc = urlsplit(self.base_url).netloc
         self._headers = {"User-Agent": self.config.user_agent}
         self.auth = Authenticator(self.config.credentials)
+        self._buffers: list[bytearray] = []  # one receive buffer per blob read in flight, reused
         self._token_locks: dict[tuple[str, ...], gevent.lock.Semaphore] = {}
 
     # --- transport ---------------------------------------------------------------------------
@@ -391,19 +427,16 @@ class RegistryClient:
             response = self._call("GET", repository, f"blobs/{digest}")
             self._expect(response, 200)
             hasher = hashlib.sha256() if self.config.verify_digests else None
-            read = response.raw.read
             total = 0
-            while True:
-                piece = read(READ_CHUNK)
-                if not piece:
-                    break
-                total += len(piece)
-                if hasher is not None:
-                    hasher.update(piece)
-            outcome.length = total
-            announced = response.raw.content_length
-            if announced is not None and total != announced:
-                raise RegistryError(f"body ended after {total} of {announced} bytes")
+            buffer = self._buffers.pop() if self._buffers else bytearray(READ_CHUNK)
+            try:
+                for piece in response.stream(buffer):
+                    total += len(piece)
+                    if hasher is not None:
+                        hasher.update(piece)
+            finally:
+                outcome.length = total
+                self._buffers.append(buffer)
             if expected_size is not None and expected_size >= 0 and total != expected_size:
                 raise DigestMismatch("blob size differs from its descriptor")
             if hasher is not None and "sha256:" + hasher.hexdigest() != digest:
