@@ -1,0 +1,1 @@
+"""Benchmarks of the load generator's own cost (`make bench`); kept apart from the tests."""
