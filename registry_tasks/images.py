@@ -574,7 +574,8 @@ class UniqueImageTemplate:
 class BodyReader:
     """A read-only, seekable file object over a Body.
 
-    With `views=True`, `read` returns views of a reused buffer (for sending: no copy); otherwise bytes.
+    With `views=True`, `read` returns views of a reused buffer, possibly longer than asked (for sending: no
+    copy, few calls); otherwise bytes of at most the size asked.
     """
 
     def __init__(self, body: Body, start: int = 0, end: int | None = None, views: bool = False) -> None:
@@ -618,7 +619,9 @@ class BodyReader:
             if self._chunks is None:
                 self._chunks = self.body.chunks(self.position, self.end, self._buf)
             self._pending = next(self._chunks, memoryview(b""))
-        piece = self._pending[:size]
+        # For sending, hand over the whole buffered view: socket.sendfile's fallback asks for 8 KiB at a time
+        # but sends whatever read() returns, so one call moves up to a buffer (1 MiB) instead of 8 KiB.
+        piece = self._pending if self.views else self._pending[:size]
         self._pending = self._pending[len(piece) :]
         self.position += len(piece)
         return piece if self.views else bytes(piece)
