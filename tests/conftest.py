@@ -14,7 +14,10 @@ from typing import NoReturn
 
 import pytest
 
+from registry_tasks.client import RegistryClient
 from registry_tasks.local_registry import LocalRegistry, RegistryStartError, find_binary, start_registry
+
+from .helpers import Recorder
 
 RunSkopeo = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -83,3 +86,17 @@ def run_skopeo(require_tool: Callable[[str], str]) -> RunSkopeo:
         return result
 
     return run
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    """Collects the request events a client fires."""
+    return Recorder()
+
+
+@pytest.fixture
+def client(registry: LocalRegistry, recorder: Recorder) -> Iterator[RegistryClient]:
+    """A RegistryClient on the session's registry, reporting to `recorder`."""
+    registry_client = RegistryClient(registry.url, recorder)
+    yield registry_client
+    registry_client.close()

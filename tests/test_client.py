@@ -19,18 +19,6 @@ def synthetic_blob(size: int, stream: int = 0) -> Blob:
     return blob_from_body(OCI_LAYER_TAR, Body((SyntheticSegment(7, stream, size),)))
 
 
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def client(registry: LocalRegistry, recorder: Recorder) -> RegistryClient:
-    registry_client = RegistryClient(registry.url, recorder)
-    yield registry_client
-    registry_client.close()
-
-
 def test_chunked_upload_with_uneven_last_chunk(client: RegistryClient, recorder: Recorder) -> None:
     blob = synthetic_blob(2 * MIB + MIB // 2 + 3, stream=1)
     client.upload_blob("test/chunked", blob, "chunked", MIB)

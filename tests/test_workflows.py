@@ -22,18 +22,6 @@ from .helpers import Recorder, serve
 AMD64 = Platform("linux", "amd64")
 
 
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def client(registry: LocalRegistry, recorder: Recorder) -> RegistryClient:
-    registry_client = RegistryClient(registry.url, recorder)
-    yield registry_client
-    registry_client.close()
-
-
 def skopeo_copy_out(run_skopeo: RunSkopeo, registry: LocalRegistry, reference: str, target: Path) -> dict[str, object]:
     """Copy an image out with skopeo (which verifies every digest) and return the manifest it saw."""
     source = f"docker://{registry.host_port}/{reference}"
