@@ -18,10 +18,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from http.client import HTTPException
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
+import gevent
 import gevent.lock
 import gevent.ssl
 from geventhttpclient import HTTPClient
@@ -40,14 +43,32 @@ ERROR_BODY_LIMIT = 64 << 10
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 ACCEPT = {"Accept": ", ".join(ACCEPTED_MANIFEST_TYPES)}
+MAX_RETRY_AFTER = 300.0
+"""Longest back-off we accept from a Retry-After (seconds): a bogus header must not park a user for hours."""
 
 
 class RequestFailed(Exception):
-    """A call that has already been reported as a failure; workflows stop on it and report nothing more."""
+    """A call that has already been reported as a failure; workflows stop on it and report nothing more.
+
+    `status` is the HTTP status that failed it, if any (a 416 on a chunk is worth a resume)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RegistryError(Exception):
-    """The registry answered with an unexpected status; the message carries its error codes."""
+    """The registry answered with an unexpected status (or bytes we cannot use); the message carries its
+    error codes. `retry_after` is the back-off in seconds the registry asked for, if it did."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ConnectTimeout(TimeoutError):
+    """No connection within the connect timeout (told apart from a read timeout in failure messages)."""
 
 
 class DigestMismatch(Exception):
@@ -71,8 +92,30 @@ def error_message(status: int, body: bytes) -> str:
             return f"{status} {'; '.join(parts)}"
     except (ValueError, AttributeError, TypeError):
         pass
+    if status == 429:  # the spec's code, so that every registry's throttling groups under one message
+        return "429 TOOMANYREQUESTS"
     text = body[:120].decode("utf-8", "replace").strip().replace("\n", " ")
-    return f"{status} {text}" if text else f"{status} (no error body)"
+    if not text or text.startswith("<"):  # no body, or a proxy's HTML error page: the status says it better
+        try:
+            return f"{status} {HTTPStatus(status).phrase}"
+        except ValueError:
+            return f"{status} (no error body)"
+    return f"{status} {text}"
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds to wait: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 @dataclass
@@ -131,7 +174,12 @@ class Response:
             length = self.raw.content_length
             if length is not None and length > limit:
                 raise RegistryError(f"{self.status} answer of {length} bytes, more than the {limit} expected")
-            self._body = self.raw.read()
+            try:
+                self._body = self.raw.read()
+            except HTTPException:
+                if length is None:
+                    raise
+                raise RegistryError(f"body ended after {len(self.raw._body_buffer)} of {length} bytes") from None
         return self._body
 
 
@@ -164,6 +212,7 @@ class ClientConfig:
     ca_file: str | None = None
     user_agent: str = "registry-tasks/0.1 (locust)"
     credentials: Credentials | None = None
+    honor_retry_after: bool = False
 
 
 def with_digest(location: str, digest: str) -> str:
@@ -187,6 +236,20 @@ def _disable_nagle(client: HTTPClient) -> None:
     pool._create_tcp_socket = create_nodelay  # type: ignore[method-assign]
 
 
+def _tell_connect_timeouts(client: HTTPClient) -> None:
+    """Raise ConnectTimeout when connecting times out, so that its message differs from a read timeout's."""
+    pool = client._connection_pool
+    connect = pool._connect_socket
+
+    def connect_or_say_so(sock: Any, address: Any) -> Any:
+        try:
+            return connect(sock, address)
+        except TimeoutError as exc:
+            raise ConnectTimeout(str(exc)) from None
+
+    pool._connect_socket = connect_or_say_so  # type: ignore[method-assign]
+
+
 class RegistryClient:
     """Talks to one registry as one Locust user would: its own connections, its own counters."""
 
@@ -200,6 +263,7 @@ class RegistryClient:
         self.auth = Authenticator(self.config.credentials)
         self._buffers: list[bytearray] = []  # one receive buffer per blob read in flight, reused
         self._token_locks: dict[tuple[str, ...], gevent.lock.Semaphore] = {}
+        self._not_before = 0.0  # monotonic time before which --honor-retry-after holds our next call back
 
     # --- transport ---------------------------------------------------------------------------
 
@@ -222,6 +286,7 @@ class RegistryClient:
                 headers=self._headers,
             )
             _disable_nagle(client)
+            _tell_connect_timeouts(client)
             self._clients[key] = client
         path = parts.path or "/"
         return client, f"{path}?{parts.query}" if parts.query else path
@@ -237,8 +302,7 @@ class RegistryClient:
     def _follow(self, method: str, url: str, headers: dict[str, str], body: Any = b"") -> Response:
         """One request, following redirects by hand; Authorization goes only to the registry's own host."""
         for _ in range(MAX_REDIRECTS + 1):
-            client, path = self._http(url)
-            raw = client.request(method, path, body=body, headers=headers)
+            raw = self._request(method, url, headers, body)
             response = Response(raw.status_code, url, raw)
             if raw.status_code not in REDIRECT_STATUSES or method not in ("GET", "HEAD"):
                 return response
@@ -250,6 +314,14 @@ class RegistryClient:
             if urlsplit(url).netloc != self._base_netloc:
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         raise RegistryError(f"more than {MAX_REDIRECTS} redirects")
+
+    def _request(self, method: str, url: str, headers: dict[str, str], body: Any = b"") -> HTTPSocketPoolResponse:
+        """One HTTP exchange; geventhttpclient's own RuntimeErrors (no address, pool closed) become OSErrors."""
+        client, path = self._http(url)
+        try:
+            return client.request(method, path, body=body, headers=headers)
+        except RuntimeError as exc:
+            raise ConnectionError(str(exc)) from None
 
     def _send(
         self, method: str, url: str, headers: dict[str, str], body: Any = b"", scopes: tuple[str, ...] = ()
@@ -297,8 +369,7 @@ class RegistryClient:
 
     def _follow_token(self, url: str, headers: dict[str, str]) -> Response:
         """The token server may be another host: our Basic credentials go to it on purpose (docker does)."""
-        client, path = self._http(url)
-        raw = client.request("GET", path, body=b"", headers=headers)
+        raw = self._request("GET", url, headers)
         return Response(raw.status_code, url, raw)
 
     def close(self) -> None:
@@ -310,7 +381,11 @@ class RegistryClient:
 
     @contextmanager
     def measure(self, request_type: str, name: str, **context: Any) -> Iterator[Outcome]:
-        """Time a block and report it once; a failure inside is reported here and raised as RequestFailed."""
+        """Time a block and report it once; a failure inside is reported here and raised as RequestFailed.
+
+        A Retry-After the registry sent holds the next call back (--honor-retry-after), before its timer starts.
+        """
+        self._wait_as_told()
         outcome = Outcome(context=dict(context))
         start = time.perf_counter()
         error: BaseException | None = None
@@ -320,7 +395,9 @@ class RegistryClient:
             error = exc
         except (RegistryError, DigestMismatch) as exc:
             error = exc
-        except (OSError, HTTPException) as exc:  # refused, reset, timed out, TLS, unparsable answer
+        except TimeoutError as exc:
+            error = RegistryError(self._timeout_message(exc))
+        except (OSError, HTTPException) as exc:  # refused, reset, TLS, unparsable answer
             error = ConnectionError(f"{type(exc).__name__}: {exc}")
         except ValueError as exc:  # a JSON body that does not parse, a malformed header
             error = RegistryError(f"bad response: {exc}")
@@ -336,7 +413,24 @@ class RegistryClient:
             url=None,
         )
         if error is not None:
-            raise RequestFailed(str(error)) from error
+            self._note_retry_after(error)
+            raise RequestFailed(str(error), getattr(error, "status", None)) from error
+
+    def _timeout_message(self, exc: TimeoutError) -> str:
+        if isinstance(exc, ConnectTimeout):
+            return f"timeout: no connection within {self.config.connect_timeout:g} s"
+        return f"timeout: no progress for {self.config.network_timeout:g} s"
+
+    def _note_retry_after(self, error: BaseException) -> None:
+        seconds = getattr(error, "retry_after", None)
+        if self.config.honor_retry_after and seconds:
+            self._not_before = max(self._not_before, time.monotonic() + seconds)
+
+    def _wait_as_told(self) -> None:
+        """Sleep (in the calling greenlet: this user's) until the back-off a registry asked for has passed."""
+        delay = self._not_before - time.monotonic()
+        if delay > 0:
+            gevent.sleep(delay)
 
     def _call(
         self,
@@ -359,7 +453,9 @@ class RegistryClient:
 
     def _expect(self, response: Response, *statuses: int) -> None:
         if response.status not in statuses:
-            raise RegistryError(error_message(response.status, response.read_small()))
+            message = error_message(response.status, response.read_small())
+            retry_after = retry_after_seconds(response.header("Retry-After"))
+            raise RegistryError(message, response.status, retry_after)
 
     # --- ping, manifests -------------------------------------------------------------------------
 
@@ -529,6 +625,18 @@ class RegistryClient:
             if announced and announced != blob.digest:
                 raise DigestMismatch("registry stored the blob under another digest")
 
+    def upload_status(self, session: UploadSession) -> int:
+        """GET the upload URL: how many bytes the registry holds (the spec's way back from a 416)."""
+        with self.measure("GET", "upload-status", repository=session.repository) as outcome:
+            response = self._on_session("GET", session, session.location)
+            response.read_small()
+            self._expect(response, 204)
+            end = self._range_end(response)
+            session.location = urljoin(response.url, response.header("Location") or session.location)
+            session.offset = end + 1 if end > 0 else 0  # distribution says `0-0` for an empty session
+            outcome.context["offset"] = session.offset
+            return session.offset
+
     def upload_blob(self, repository: str, blob: Blob, mode: str, chunk_size: int) -> None:
         """One upload session for one blob, shaped as `chunked`, `stream` (one PATCH) or `monolithic`."""
         session = self.start_upload(repository)
@@ -539,9 +647,24 @@ class RegistryClient:
             if blob.size:
                 self.upload_chunk(session, blob, 0, blob.size, ranged=False)
         else:
-            for start in range(0, blob.size, chunk_size):
-                self.upload_chunk(session, blob, start, min(start + chunk_size, blob.size))
+            self._upload_chunks(session, blob, chunk_size)
         self.finish_upload(session, blob)
+
+    def _upload_chunks(self, session: UploadSession, blob: Blob, chunk_size: int) -> None:
+        """PATCH chunk after chunk; after a 416 ask the session where it stands and resume once from there
+        (another failure, or a second 416, fails the upload: the next one starts a new session)."""
+        start, resumed = 0, False
+        while start < blob.size:
+            end = min(start + chunk_size, blob.size)
+            try:
+                self.upload_chunk(session, blob, start, end)
+            except RequestFailed as exc:
+                if exc.status != 416 or resumed:
+                    raise
+                resumed = True
+                start = self.upload_status(session)
+                continue
+            start = end
 
     # --- listings ------------------------------------------------------------------------------
 

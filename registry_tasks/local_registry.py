@@ -73,6 +73,21 @@ class LocalRegistry:
                 self.process.wait(timeout=STOP_TIMEOUT)
         shutil.rmtree(self.root_dir, ignore_errors=True)
 
+    def kill(self) -> None:
+        """Kill the process as a crash would (SIGKILL), keeping config, storage and log for `restart`."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT)
+
+    def restart(self, timeout: float = 20) -> None:
+        """Run the registry again on the same address with the same config and storage (killing it first if it
+        still runs), and wait until it answers: a registry that went down and came back, for fault tests."""
+        self.kill()
+        command = self.process.args
+        assert isinstance(command, list)  # _spawn always passes a list
+        self.process = _spawn(command, self.root_dir, self.log_path, detach=False)
+        _wait_ready(self, timeout)
+
     def log_tail(self, lines: int = 30) -> str:
         """Last lines of the registry's output, for error messages."""
         return _tail(self.log_path, lines)
@@ -132,15 +147,7 @@ def _start_once(
     # JSON is YAML: no PyYAML needed to write the config.
     config_path.write_text(json.dumps(config, indent=2) + "\n")
     log_path = root / "registry.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [binary, "serve", str(config_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=root,
-            start_new_session=detach,
-        )
+    process = _spawn([binary, "serve", str(config_path)], root, log_path, detach)
     registry = LocalRegistry(
         url=f"{scheme}://{host_port}",
         host_port=host_port,
@@ -156,6 +163,14 @@ def _start_once(
         registry.stop()
         raise
     return registry
+
+
+def _spawn(args: list[str], root: Path, log_path: Path, detach: bool) -> subprocess.Popen[bytes]:
+    """The registry process, running in `root`, its output appended to `log_path`."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=detach
+        )
 
 
 def _default_config(storage_dir: Path, host_port: str) -> dict[str, Any]:

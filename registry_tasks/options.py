@@ -13,16 +13,24 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from .images import ImageError, Platform
+from .shapes import Shape
 from .sizes import parse_size
 
 MIB = 1 << 20
 TASK_NAMES = ("manifest-get", "blob-get", "image-pull", "chunked-upload", "manifest-put", "image-push")
 USER_NAMES = ("pull", "push")
 UPLOAD_MODES = ("chunked", "monolithic", "stream")
+# Stats entries a gate may name; `Aggregated` is Locust's total row.
+ENTRY_NAMES = (
+    "manifest-get", "manifest-head", "manifest-put", "manifest-delete", "blob-get", "blob-head", "upload-start",
+    "upload-chunk", "upload-finish", "blob-mount", "tags-list", "catalog", "token", "image-pull", "image-push",
+    "Aggregated",
+)  # fmt: skip
 _REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 
 
@@ -94,6 +102,19 @@ def _existing_file(value: Any) -> str:
     return path
 
 
+def _writable_file(value: Any) -> str:
+    """A file we will append to: its directory must exist now, not fail at the first write mid-run."""
+    path = _text(value)
+    if not path:
+        return path
+    full = os.path.expanduser(path)
+    if os.path.isdir(full):
+        raise ValueError(f"{path!r} is a directory, not a file")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(full))):
+        raise ValueError(f"{path!r}: its directory does not exist")
+    return path
+
+
 def _image_references(value: Any) -> tuple[str, ...]:
     """`repo:tag` / `repo@sha256:...` list (a YAML list, repeated options, or one comma/space-separated text)."""
     items = value.replace(",", " ").split() if isinstance(value, str) else value
@@ -107,6 +128,79 @@ def _image_references(value: Any) -> tuple[str, ...]:
                 raise ValueError(f"{text!r} is not repository:tag or repository@digest")
             references.append(text)
     return tuple(references)
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{value!r} is not {what}")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not {what}") from None
+
+
+def _ratio(value: Any) -> float | None:
+    """A failure ratio between 0 and 1; empty means no gate."""
+    if value in ("", None):
+        return None
+    what = "a ratio between 0 and 1 (e.g. 0.01)"
+    ratio = _number(value, what)
+    if not 0 <= ratio <= 1:
+        raise ValueError(f"{value!r} is not {what}")
+    return ratio
+
+
+def _entry_limits(unit: str) -> Callable[[Any], dict[str, float]]:
+    """`ENTRY=NUMBER` items (repeated options, comma-separated text, a YAML list) or a YAML mapping."""
+
+    def limit(entry: Any, number: Any) -> float:
+        if entry not in ENTRY_NAMES:
+            raise ValueError(f"unknown entry {entry!r} (known: {', '.join(ENTRY_NAMES)})")
+        value = _number(number, f"a number of {unit} (limit of {entry})")
+        if value < 0:
+            raise ValueError(f"limit of {entry} must be 0 or more {unit}, got {number!r}")
+        return value
+
+    def parse(value: Any) -> dict[str, float]:
+        if isinstance(value, Mapping):
+            return {str(entry): limit(entry, number) for entry, number in value.items()}
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+            raise ValueError(f"{value!r} is not a list of ENTRY=LIMIT items")
+        limits: dict[str, float] = {}
+        for text in (part for item in items for part in item.replace(",", " ").split()):
+            entry, separator, number = text.partition("=")
+            if not separator:
+                raise ValueError(f"{text!r} is not ENTRY=LIMIT, e.g. manifest-get=200")
+            limits[entry] = limit(entry, number)
+        return limits
+
+    return parse
+
+
+def _load_shape(value: Any) -> Shape | None:
+    return Shape.parse(_text(value)) if value else None
+
+
+def _shares(count: int | None = None) -> Callable[[Any], tuple[int, ...]]:
+    """Relative shares as `20/70/10` (or a YAML list); `count` fixes how many there must be."""
+    example = "/".join(["50"] * count) if count else "20/70/10"
+
+    def parse(value: Any) -> tuple[int, ...]:
+        if value in ("", None, []):
+            return ()
+        parts = value.split("/") if isinstance(value, str) else value
+        try:
+            if isinstance(parts, (str, bytes)) or any(isinstance(part, (bool, float)) for part in parts):
+                raise TypeError
+            shares = tuple(int(part) for part in parts)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not whole-number shares such as {example}") from None
+        if (count and len(shares) != count) or any(share < 0 for share in shares) or not sum(shares):
+            raise ValueError(f"{value!r} is not whole-number shares such as {example}")
+        return shares
+
+    return parse
 
 
 def _weights(names: tuple[str, ...]) -> Callable[[Any], dict[str, int]]:
@@ -167,6 +261,17 @@ OPTIONS = (
     Option("registry-ca-file", "", _existing_file, "PEM bundle of the CA that signed the registry's certificate"),
     Option("registry-insecure", False, _boolean, "Do not verify the registry's TLS certificate (warns)"),
     Option("pull-image", [], _image_references, "Pull this existing repository:tag instead of seeding (repeatable)"),
+    Option("check-fail-ratio", "", _ratio, "Gate: fail the run (exit 3) when more than this ratio of requests failed"),
+    Option("check-p95", [], _entry_limits("ms"), "Gate: ENTRY=MS, fail the run when ENTRY's 95th percentile is above"),
+    Option("check-p99", [], _entry_limits("ms"), "Gate: ENTRY=MS, fail the run when ENTRY's 99th percentile is above"),
+    Option("check-min-mbps", [], _entry_limits("MB/s"), "Gate: ENTRY=X, fail the run when ENTRY moved under X MB/s"),
+    Option("summary-file", "", _text, "Write a JSON summary (per-entry figures, gate results) here at the end"),
+    Option("cleanup", False, _boolean, "At test stop, delete the images this test's image-push stored"),
+    Option("honor-retry-after", False, _boolean, "After a 429/503 with Retry-After, that user waits as told"),
+    Option("pushed-log", "", _writable_file, "Append one JSON line per successful image-push here (for `audit`)"),
+    Option("load-shape", "", _load_shape, "ramp[:UP%], step[:N] or spike[:BASE%] over -t, peaking at -u users"),
+    Option("pull-push-ratio", "", _shares(2), "Shares of pull and push users, e.g. 75/25 (as user-weights)"),
+    Option("image-mix", "", _shares(), "Shares of the images in their order, e.g. 20/70/10 for 3 synthetic images"),
     Option("scenario", "", _text, "YAML scenario file setting these values plus task and user weights"),
     Option("weights", {}, _weights(TASK_NAMES), "Task weights by task name", cli=False),
     Option("user-weights", {}, _weights(USER_NAMES), "User class weights (pull, push)", cli=False),
@@ -221,9 +326,31 @@ class Settings:
     registry_ca_file: str = ""
     registry_insecure: bool = False
     pull_image: tuple[str, ...] = ()
+    check_fail_ratio: float | None = None
+    check_p95: Mapping[str, float] = field(default_factory=dict)
+    check_p99: Mapping[str, float] = field(default_factory=dict)
+    check_min_mbps: Mapping[str, float] = field(default_factory=dict)
+    summary_file: str = ""
+    cleanup: bool = False
+    honor_retry_after: bool = False
+    pushed_log: str = ""
+    load_shape: Shape | None = None
+    pull_push_ratio: tuple[int, ...] = ()
+    image_mix: tuple[int, ...] = ()
     scenario: str = ""
     weights: Mapping[str, int] = field(default_factory=dict)
     user_weights: Mapping[str, int] = field(default_factory=dict)
+
+
+def check_host(host: str) -> None:
+    """-H/--host must be an http(s) URL naming a host: anything else would only fail every request."""
+    try:
+        parts = urlsplit(host)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number
+        valid = False
+    if not valid or any(character.isspace() for character in host):
+        raise SettingsError(f"-H/--host {host!r}: expected http:// or https:// and a host, e.g. http://127.0.0.1:5000")
 
 
 def load_scenario(path: str) -> dict[str, Any]:

@@ -14,20 +14,31 @@ from typing import Any, TypeVar
 import gevent
 from gevent.pool import Pool
 
-from .client import RegistryClient, RegistryError
+from .client import RegistryClient, RegistryError, RequestFailed
 from .images import INDEX_TYPES, Blob, Descriptor, Image, Platform, choose_platform, manifest_references, parse_manifest
 
 T = TypeVar("T")
 
 
 def run_parallel(work: Callable[[T], int], items: Iterable[T], limit: int) -> int:
-    """Run `work` over items, at most `limit` at once; wait for all, then raise the first failure."""
+    """Run `work` over items, at most `limit` at once; wait for all, then raise the first failure.
+
+    A RequestFailed is handed back as a value: a greenlet dying of it would print a traceback per failure.
+    """
+
+    def attempt(item: T) -> int | RequestFailed:
+        try:
+            return work(item)
+        except RequestFailed as exc:
+            return exc
+
     pool = Pool(max(1, limit))
-    jobs = [pool.spawn(work, item) for item in items]
+    jobs = [pool.spawn(attempt, item) for item in items]
     gevent.joinall(jobs)
     for job in jobs:
-        if job.exception is not None:
-            raise job.exception
+        failure = job.exception or job.value
+        if isinstance(failure, BaseException):
+            raise failure
     return sum(job.value for job in jobs)
 
 
@@ -100,7 +111,8 @@ def push_image(
         client.upload_blob(repository, blob, upload_mode, chunk_size)
         return blob.size
 
-    with client.measure("PUSH", "image-push", repository=repository, reference=tag) as outcome:
+    pushed = {"repository": repository, "reference": tag, "digest": image.tagged.digest}  # --pushed-log reads it
+    with client.measure("PUSH", "image-push", **pushed) as outcome:
         total = 0
         for platform_image in image.platform_images:
             total += run_parallel(push_blob, platform_image.blobs, parallel)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import http.server
+import re
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -36,12 +39,17 @@ class Recorder:
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def locust_command(*args: str, headless: bool = True) -> list[str]:
+    """A `locust` run of our locustfile (headless unless asked), as a user would type it."""
+    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--stop-timeout", "5"]
+    return [*command, *(["--headless"] if headless else []), *args]
+
+
 def run_locust(
     tmp_path: Path, *args: str, timeout: float = 90, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--stop-timeout", "5"]
     return subprocess.run(
-        [*command, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        locust_command(*args), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -54,36 +62,118 @@ def stats(csv_prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
 BodyFilter = Callable[[str, bytes], bytes]
 
 
-class _ProxyHandler(http.server.BaseHTTPRequestHandler):
-    """Forwards to the upstream registry; `alter` may change response bodies (a corrupted byte)."""
+@dataclass
+class Fault:
+    """A fault the proxy injects into requests whose method and path (a regex) match: the `times` matches
+    after the first `skip` ones get it. Actions: `status` (answer `status`/`headers`/`body` without asking
+    the registry), `delay` (wait `seconds`, then forward), `stall` (send half the body, wait `seconds`, send
+    the rest), `reset` (half the body, then a TCP reset), `truncate` (half the body, then a clean close),
+    `flip` (one byte of the body changed), `expire` (DELETE the upload session at the registry first, so
+    that the registry itself answers 404 BLOB_UPLOAD_UNKNOWN)."""
 
+    method: str
+    path: str
+    action: str
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    seconds: float = 0.0
+    times: int = 1
+    skip: int = 0
+    matched: int = 0
+
+
+@dataclass
+class FaultPlan:
+    """The faults of one proxy and the requests it saw (method, path, monotonic time), shared by its threads."""
+
+    faults: list[Fault] = field(default_factory=list)
+    seen: list[tuple[str, str, float]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            self.seen.append((method, path, time.monotonic()))
+            for fault in self.faults:
+                if fault.method == method and re.search(fault.path, path):
+                    fault.matched += 1
+                    if fault.skip < fault.matched <= fault.skip + fault.times:
+                        return fault
+            return None
+
+    def hits(self, fault: Fault) -> int:
+        return max(0, min(fault.matched - fault.skip, fault.times))
+
+
+HOP_HEADERS = ("content-length", "connection", "transfer-encoding", "date", "server", "keep-alive")
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    """Forwards to the upstream registry (keeping the Host header, so upload Locations point back here),
+    passes `GET` bodies through `alter`, and injects the faults of its plan."""
+
+    protocol_version = "HTTP/1.1"
     upstream: str
     alter: BodyFilter
+    plan: FaultPlan
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def _forward(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        request = urllib.request.Request(self.upstream + self.path, data=body, method=self.command)
+    def _upstream(self, method: str, body: bytes | None) -> tuple[int, Any, bytes]:
+        request = urllib.request.Request(self.upstream + self.path, data=body, method=method)
         for name, value in self.headers.items():
-            if name.lower() not in ("host", "content-length", "connection"):
+            if name.lower() not in ("content-length", "connection"):
                 request.add_header(name, value)
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback only
-                status, headers, data = answer.status, answer.headers, answer.read()
+                return answer.status, answer.headers, answer.read()
         except urllib.error.HTTPError as error:
-            status, headers, data = error.code, error.headers, error.read()
+            return error.code, error.headers, error.read()
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        fault = self.plan.take(self.command, self.path)
+        action = fault.action if fault else ""
+        if fault is not None and action == "status":
+            status, headers, data = fault.status, fault.headers, fault.body
+        else:
+            if fault is not None and action == "delay":
+                time.sleep(fault.seconds)
+            if action == "expire":
+                self._upstream("DELETE", None)
+            status, headers, data = self._upstream(self.command, body)
         data = self.alter(self.path, data) if self.command == "GET" else data
+        if action == "flip" and data:
+            data = data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 1]) + data[len(data) // 2 + 1 :]
         self.send_response(status)
         for name, value in headers.items():
-            if name.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+            if name.lower() not in HOP_HEADERS:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
+            try:
+                self._send_body(data, fault)
+            except ConnectionError:  # the client gave up (a timeout under test): nothing to tell it
+                self.close_connection = True
+
+    def _send_body(self, data: bytes, fault: Fault | None) -> None:
+        if fault is None or fault.action not in ("stall", "reset", "truncate"):
             self.wfile.write(data)
+            return
+        half = len(data) // 2
+        self.wfile.write(data[:half])
+        self.wfile.flush()
+        if fault.action == "stall":
+            time.sleep(fault.seconds)
+            self.wfile.write(data[half:])
+            return
+        self.close_connection = True
+        if fault.action == "reset":  # linger 0: close() sends RST instead of FIN
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
 
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _forward
 
@@ -103,10 +193,19 @@ def serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
 
 
 @contextmanager
+def fault_proxy(upstream: str, *faults: Fault, alter: BodyFilter | None = None) -> Iterator[tuple[str, FaultPlan]]:
+    """A proxy in front of a real registry injecting `faults`; yields its URL and the plan (to count hits)."""
+    plan = FaultPlan(list(faults))
+    body_filter = alter or (lambda path, data: data)
+    handler = type("Proxy", (_ProxyHandler,), {"upstream": upstream, "alter": staticmethod(body_filter), "plan": plan})
+    with serve(handler) as url:
+        yield url, plan
+
+
+@contextmanager
 def proxy(upstream: str, alter: BodyFilter) -> Iterator[str]:
     """A proxy in front of a real registry that passes `GET` bodies through `alter`."""
-    handler = type("Proxy", (_ProxyHandler,), {"upstream": upstream, "alter": staticmethod(alter)})
-    with serve(handler) as url:
+    with fault_proxy(upstream, alter=alter) as (url, _):
         yield url
 
 

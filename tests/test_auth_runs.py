@@ -3,8 +3,14 @@ and neither the password nor any issued token in any file or stream the run wrot
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +18,7 @@ import pytest
 from registry_tasks.local_registry import LocalRegistry, start_registry
 
 from .auth_servers import PASSWORD, USERNAME, LocalCA, htpasswd_config, token_server
-from .helpers import run_locust, stats
+from .helpers import locust_command, run_locust, stats
 
 ALL_TASKS = ("manifest-get", "blob-get", "image-pull", "chunked-upload", "manifest-put", "image-push")
 
@@ -89,3 +95,77 @@ def test_token_run(registry_binary: str, local_ca: LocalCA, tmp_path: Path) -> N
     requests = sum(int(row["Request Count"]) for key, row in table.items() if key[0] not in ("PULL", "PUSH"))
     assert fetched * 3 < requests  # tokens are reused per scope set, not fetched per request
     assert_no_secret(output, streams, [PASSWORD, *(claims["token"] for claims in tokens.issued)])
+
+
+WEB_PAGES = (
+    "/", "/stats/requests", "/stats/report", "/stats/requests/csv", "/stats/failures/csv", "/exceptions",
+    "/exceptions/csv", "/tasks", "/logs", "/registry", "/registry/csv",
+)  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def fetch(url: str, data: dict[str, str] | None = None) -> str:
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    with urllib.request.urlopen(url, data=body, timeout=10) as answer:  # noqa: S310 - loopback only
+        return answer.read().decode("utf-8", "replace")
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def answers(url: str) -> bool:
+    try:
+        fetch(url)
+    except OSError:
+        return False
+    return True
+
+
+def test_web_ui_pages_show_no_secret(registry_binary: str, local_ca: LocalCA, tmp_path: Path) -> None:
+    """A run started from the web UI's form (secret field left blank, as the page now shows it): every page
+    of the UI, and every file the run wrote, free of the password and of every token issued."""
+    output = tmp_path / "out"
+    output.mkdir()
+    ui = f"http://127.0.0.1:{free_port()}"
+    with (
+        token_server(local_ca) as tokens,
+        start_registry(binary=registry_binary, extra_config=tokens.registry_config(local_ca)) as registry,
+    ):
+        command = locust_command(
+            "--web-host", "127.0.0.1", "--web-port", ui.rpartition(":")[2],
+            "-H", registry.url,
+            "--registry-username", USERNAME,
+            "--registry-password", PASSWORD,  # on the command line: the form must not need it again
+            "--synthetic-images", "2x200KiB",
+            "--chunk-size", "64KiB",
+            "--csv", str(output / "run"),
+            "--logfile", str(output / "locust.log"),
+            "--loglevel", "DEBUG",
+            headless=False,
+        )  # fmt: skip
+        with open(output / "stdout", "w") as stdout, open(output / "stderr", "w") as stderr:
+            locust = subprocess.Popen(command, cwd=output, stdout=stdout, stderr=stderr)
+            try:
+                wait_until(lambda: answers(ui), 20, "the web UI")
+                pages = [fetch(ui + "/")]
+                form = {"user_count": "4", "spawn_rate": "4", "host": registry.url, "run_time": "5s"}
+                fetch(ui + "/swarm", {**form, "registry_password": ""})
+                wait_until(lambda: json.loads(fetch(ui + "/stats/requests"))["state"] == "stopped", 30, "the run")
+                pages += [fetch(ui + page) for page in WEB_PAGES]
+            finally:
+                locust.terminate()
+                locust.wait(timeout=30)
+    requests = json.loads(pages[2])
+    entries = {entry["name"]: entry for entry in requests["stats"]}
+    assert entries["token"]["num_requests"] > 0 and entries["manifest-get"]["num_requests"] > 0
+    assert requests["fail_ratio"] == 0, requests["errors"]  # authenticated with the password given at start
+    assert_no_secret(output, pages, [PASSWORD, *(claims["token"] for claims in tokens.issued)])

@@ -1,0 +1,129 @@
+"""Pipeline gates (`--check-*`, as locust-plugins names them) and the JSON summary file for CI systems.
+
+At `quitting`, on the master or a local runner, every gate is measured against the whole run; each breached
+gate logs one line naming the gate, its limit and the measured value, and the process exits with
+GATE_EXIT_CODE. Locust decides the exit code otherwise (1 when a request failed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from locust import events
+from locust.env import Environment
+
+from .options import Settings, SettingsError, settings_from
+from .reporting import reports
+from .throughput import TOTAL, EntryFigures, as_dicts, duration, lookup, table
+
+log = logging.getLogger(__name__)
+GATE_EXIT_CODE = 3
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One limit on one entry's figure; `most` True when the figure must stay at or under the limit."""
+
+    option: str
+    entry: str
+    limit: float
+    unit: str
+    figure: Callable[[EntryFigures], float]
+    most: bool = True
+
+    @property
+    def label(self) -> str:
+        if self.option == "check-fail-ratio":
+            return f"--{self.option} {self.limit:g}"
+        return f"--{self.option} {self.entry}={self.limit:g}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    gate: str
+    entry: str
+    limit: float
+    measured: float | None
+    unit: str
+    passed: bool
+    line: str
+
+
+def fail_ratio(row: EntryFigures) -> float:
+    return row.failures / row.requests if row.requests else 0.0
+
+
+def gates(settings: Settings) -> Iterator[Gate]:
+    if settings.check_fail_ratio is not None:
+        yield Gate("check-fail-ratio", TOTAL, settings.check_fail_ratio, "", fail_ratio)
+    for entry, limit in settings.check_p95.items():
+        yield Gate("check-p95", entry, limit, "ms", lambda row: row.p95_ms)
+    for entry, limit in settings.check_p99.items():
+        yield Gate("check-p99", entry, limit, "ms", lambda row: row.p99_ms)
+    for entry, limit in settings.check_min_mbps.items():
+        yield Gate("check-min-mbps", entry, limit, "MB/s", lambda row: row.mbps, most=False)
+
+
+def judge(gate: Gate, rows: list[EntryFigures]) -> Verdict:
+    """Measure one gate; an entry that made no request cannot show it holds, so it is a breach."""
+    row = lookup(rows, gate.entry)
+    if row is None:
+        what = "" if gate.entry == TOTAL else f"{gate.entry} "
+        line = f"gate breached: {gate.label}: no {what}requests were made"
+        return Verdict(gate.option, gate.entry, gate.limit, None, gate.unit, False, line)
+    measured = gate.figure(row)
+    passed = measured <= gate.limit if gate.most else measured >= gate.limit
+    unit = f" {gate.unit}" if gate.unit else ""
+    bound = "at most" if gate.most else "at least"
+    outcome = "gate passed" if passed else "gate breached"
+    line = f"{outcome}: {gate.label}: measured {measured:g}{unit}, limit {bound} {gate.limit:g}{unit}"
+    if gate.option == "check-fail-ratio":
+        line += f" ({row.failures} of {row.requests} requests failed)"
+    return Verdict(gate.option, gate.entry, gate.limit, measured, gate.unit, passed, line)
+
+
+def summary(rows: list[EntryFigures], verdicts: list[Verdict], seconds: float) -> dict[str, Any]:
+    return {
+        "duration_s": round(seconds, 3),
+        "gates_passed": all(verdict.passed for verdict in verdicts),
+        "gates": [{k: v for k, v in asdict(verdict).items() if k != "line"} | {"message": verdict.line}
+                  for verdict in verdicts],
+        "entries": as_dicts(rows),
+    }  # fmt: skip
+
+
+def check(environment: Environment, settings: Settings) -> list[Verdict]:
+    """Judge every gate, log one line each, set the exit code on a breach, write the summary file."""
+    assert environment.runner is not None
+    stats = environment.runner.stats
+    rows = table(stats)
+    verdicts = [judge(gate, rows) for gate in gates(settings)]
+    for verdict in verdicts:
+        log.log(logging.INFO if verdict.passed else logging.ERROR, "%s", verdict.line)
+    if not all(verdict.passed for verdict in verdicts):
+        environment.process_exit_code = GATE_EXIT_CODE
+    if settings.summary_file:
+        if directory := os.path.dirname(settings.summary_file):
+            os.makedirs(directory, exist_ok=True)
+        with open(settings.summary_file, "w", encoding="utf-8") as handle:
+            json.dump(summary(rows, verdicts, duration(stats)), handle, indent=2)
+            handle.write("\n")
+    return verdicts
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Environment, **_: Any) -> None:
+    if not reports(environment):
+        return
+    try:
+        settings = settings_from(environment.parsed_options)
+    except SettingsError as exc:  # checked at start; only a scenario file changed since can get here
+        log.error("%s", exc)
+        environment.process_exit_code = GATE_EXIT_CODE
+        return
+    check(environment, settings)

@@ -1,0 +1,100 @@
+"""Puts the throughput table where people look: a "Registry" web UI tab, Locust's HTML report, a CSV file.
+
+Only the master (or a local runner) reports: a worker's stats are reset every time it reports to the master.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, make_response, request
+from locust import events
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from .throughput import COLUMNS, add_to_report, as_csv, as_dicts, table
+
+TAB = "registry"
+_started = time.time()  # a report file older than this process was not written by this run
+
+
+def reports(environment: Environment) -> bool:
+    return environment.runner is not None and not isinstance(environment.runner, WorkerRunner)
+
+
+def install_tab(environment: Environment) -> None:
+    """The Registry tab (Locust's extended_tabs / extended_tables), its CSV download, and /registry as JSON."""
+    web_ui = environment.web_ui
+    if web_ui is None or web_ui.app is None:
+        return
+    app = web_ui.app
+    web_ui.template_args.update(
+        extended_tabs=[{"title": "Registry", "key": TAB}],
+        extended_tables=[{"key": TAB, "structure": [{"key": k, "title": t} for k, t in COLUMNS.items()]}],
+        extended_csv_files=[{"href": "./registry/csv", "title": "Download registry throughput CSV"}],
+    )
+    options = environment.parsed_options
+    routes = Blueprint("registry_tasks", __name__, url_prefix=getattr(options, "web_base_path", None) or None)
+
+    def rows() -> list[Any]:
+        assert environment.runner is not None
+        return table(environment.runner.stats)
+
+    @routes.route("/registry")
+    @web_ui.auth_required_if_enabled
+    def registry_json() -> Response:
+        return jsonify(as_dicts(rows()))
+
+    @routes.route("/registry/csv")
+    @web_ui.auth_required_if_enabled
+    def registry_csv() -> Response:
+        response = make_response(as_csv(rows()))
+        response.headers["Content-Type"] = "text/csv"
+        response.headers["Content-Disposition"] = "attachment;filename=registry_throughput.csv"
+        return response
+
+    @app.after_request
+    def extend(response: Response) -> Response:
+        """Add our rows to the stats the UI polls, and our table to the report it downloads."""
+        if response.status_code != 200 or environment.runner is None:
+            return response
+        if request.path.endswith("/stats/requests") and response.is_json:
+            data = {**response.get_json(), "extended_stats": [{"key": TAB, "data": as_dicts(rows())}]}
+            response.set_data(json.dumps(data))
+        elif request.path.endswith("/stats/report"):
+            response.set_data(add_to_report(response.get_data(as_text=True), rows()))
+        return response
+
+    app.register_blueprint(routes)
+
+
+def write_files(environment: Environment) -> None:
+    """`<csv prefix>_registry.csv`, and our table added to the `--html` report this run wrote."""
+    assert environment.runner is not None
+    options = environment.parsed_options
+    rows = table(environment.runner.stats)
+    csv_prefix = getattr(options, "csv_prefix", None)
+    if csv_prefix:
+        with open(f"{csv_prefix}_registry.csv", "w", encoding="utf-8", newline="") as handle:
+            handle.write(as_csv(rows))
+    html_file = getattr(options, "html_file", None)
+    if html_file and os.path.isfile(html_file) and os.path.getmtime(html_file) >= _started:
+        with open(html_file, encoding="utf-8") as handle:
+            page = handle.read()
+        with open(html_file, "w", encoding="utf-8") as handle:
+            handle.write(add_to_report(page, rows))
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    install_tab(environment)
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Environment, **_: Any) -> None:
+    """Locust writes its HTML report just before `quitting`; we complete it and add our CSV."""
+    if reports(environment):
+        write_files(environment)
