@@ -41,6 +41,7 @@ RequestHook = Callable[..., None]
 READ_CHUNK = 1 << 20
 ERROR_BODY_LIMIT = 64 << 10
 MAX_REDIRECTS = 5
+TRUNCATED = "body ended before its Content-Length"  # no sizes: failures group by message
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 ACCEPT = {"Accept": ", ".join(ACCEPTED_MANIFEST_TYPES)}
 MAX_RETRY_AFTER = 300.0
@@ -149,7 +150,7 @@ class Response:
         sock, pool = raw._sock, raw._pool
         if sock is None or pool is None:  # the whole message came with the headers: already released
             if received != length:
-                raise RegistryError(f"body ended after {received} of {length} bytes")
+                raise RegistryError(TRUNCATED)
             return
         raw._sock = raw._pool = None  # from here on this method owns the connection
         view = memoryview(buffer)
@@ -157,7 +158,7 @@ class Response:
             while received < length:
                 count = sock.recv_into(view[: min(len(view), length - received)])
                 if count == 0:
-                    raise RegistryError(f"body ended after {received} of {length} bytes")
+                    raise RegistryError(TRUNCATED)
                 received += count
                 yield view[:count]
         except BaseException:
@@ -179,7 +180,7 @@ class Response:
             except HTTPException:
                 if length is None:
                     raise
-                raise RegistryError(f"body ended after {len(self.raw._body_buffer)} of {length} bytes") from None
+                raise RegistryError(TRUNCATED) from None
         return self._body
 
 

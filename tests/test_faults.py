@@ -5,6 +5,7 @@ goes through."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 import socket
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,9 +43,9 @@ def image(registry: LocalRegistry) -> Image:
     return pushed
 
 
-def through(url: str, **config: object) -> tuple[RegistryClient, Recorder]:
+def through(url: str, **config: Any) -> tuple[RegistryClient, Recorder]:
     recorder = Recorder()
-    return RegistryClient(url, recorder, ClientConfig(**config)), recorder  # type: ignore[arg-type]
+    return RegistryClient(url, recorder, ClientConfig(**config)), recorder
 
 
 def pull_twice(client: RegistryClient, image: Image) -> None:
@@ -61,8 +63,8 @@ FAULTS = {
     "429-plain": (Fault("GET", "/manifests/", "status", 429), "429 TOOMANYREQUESTS"),
     "reset-blob": (Fault("GET", "/blobs/", "reset"), RESET),
     "reset-manifest": (Fault("GET", "/manifests/", "reset"), RESET),
-    "truncate-blob": (Fault("GET", "/blobs/", "truncate"), r"body ended after \d+ of \d+ bytes"),
-    "truncate-manifest": (Fault("GET", "/manifests/", "truncate"), r"body ended after \d+ of \d+ bytes"),
+    "truncate-blob": (Fault("GET", "/blobs/", "truncate"), r"body ended before its Content-Length"),
+    "truncate-manifest": (Fault("GET", "/manifests/", "truncate"), r"body ended before its Content-Length"),
     "stall-blob": (Fault("GET", "/blobs/", "stall", seconds=1.0), r"timeout: no progress for 0\.4 s"),
     "delay-manifest": (Fault("GET", "/manifests/", "delay", seconds=1.0), r"timeout: no progress for 0\.4 s"),
 }  # fmt: skip
@@ -72,6 +74,7 @@ FAULTS = {
 def test_fault_is_one_grouped_failure_and_the_next_pull_works(
     registry: LocalRegistry, image: Image, fault: Fault, pattern: str
 ) -> None:
+    fault = dataclasses.replace(fault)  # a fresh match counter for every run of the case
     with fault_proxy(registry.url, fault) as (url, plan):
         client, recorder = through(url, network_timeout=0.4, connect_timeout=0.4)
         pull_twice(client, image)
@@ -232,7 +235,7 @@ def test_a_headless_run_through_faults_counts_each_and_goes_on(registry: LocalRe
         "429 TOOMANYREQUESTS: too many requests",
         "503 Service Unavailable",
         "ConnectionResetError: [Errno 104] Connection reset by peer",
-        "body ended after",
+        "body ended before its Content-Length",
         "blob bytes do not match their digest",
         "timeout: no progress for 2 s",
     ):
