@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -125,18 +125,6 @@ def test_duplicate_names_rename_the_siblings_too(tmp_path: Path) -> None:
 
 
 # --- pushing whole -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def client(registry: LocalRegistry, recorder: Recorder) -> Iterator[RegistryClient]:
-    registry_client = RegistryClient(registry.url, recorder)
-    yield registry_client
-    registry_client.close()
 
 
 @pytest.mark.parametrize("kind", KINDS)
