@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from typing import NoReturn
 
+import locust  # noqa: F401  - first: it monkey-patches ssl and sockets before any test module imports them
 import pytest
 
 from registry_tasks.client import RegistryClient
