@@ -110,3 +110,11 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
 def test_bad_options_name_the_option(given: dict[str, object], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         settings_from(options(**given))
+
+
+def test_worker_reads_the_password_from_its_own_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A master overwrites workers' options with its own: an empty password there must not win."""
+    monkeypatch.setenv("LOCUST_REGISTRY_PASSWORD", "from-worker-env")
+    assert settings_from(options(registry_password="")).registry_password == "from-worker-env"
+    assert settings_from(options(registry_password="given")).registry_password == "given"
+    assert "from-worker-env" not in repr(settings_from(options()))
