@@ -19,7 +19,7 @@ from .client import RegistryClient, RegistryError, RequestFailed, log_request
 from .images import INDEX_TYPES, ImageError, Platform, manifest_references, parse_manifest
 from .options import OPTIONS, SettingsError, settings_from
 from .pushed_log import Pushed, read_pushed_log
-from .users import client_config
+from .run import client_config
 from .workflows import pull_image
 
 # Options of the load test that also mean something to the audit (same names, env variables, parsing).

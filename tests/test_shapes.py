@@ -13,9 +13,10 @@ import pytest
 
 from registry_tasks.local_registry import LocalRegistry
 from registry_tasks.options import OPTIONS, SettingsError, settings_from
+from registry_tasks.run import RegistryRun, seeded_target
 from registry_tasks.shapes import Shape
 from registry_tasks.sources import synthetic_image
-from registry_tasks.users import OptionShape, RegistryRun, seeded_target
+from registry_tasks.users import OptionShape
 
 from .helpers import run_locust
 
