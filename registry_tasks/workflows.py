@@ -111,31 +111,42 @@ def push_image(
         client.upload_blob(repository, blob, upload_mode, chunk_size)
         return blob.size
 
+    def push_blobs(blobs: tuple[Blob, ...]) -> int:
+        return run_parallel(push_blob, blobs, parallel)
+
     pushed = {"repository": repository, "reference": tag, "digest": image.tagged.digest}  # --pushed-log reads it
     with client.measure("PUSH", "image-push", **pushed) as outcome:
-        total = 0
-        for platform_image in image.platform_images:
-            total += run_parallel(push_blob, platform_image.blobs, parallel)
-            reference = tag if image.index is None else platform_image.manifest.digest
-            client.put_manifest(repository, reference, platform_image.manifest)
-            total += platform_image.manifest.size
-        if image.index is not None:
-            client.put_manifest(repository, tag, image.index)
-            total += image.index.size
-        outcome.length = total
-        return total
+        outcome.length = store_image(client, repository, tag, image, push_blobs)
+        return outcome.length
 
 
 def mount_image(client: RegistryClient, source: str, target: str, image: Image) -> None:
     """Give `target` the image of `source` by cross-repository mounts, uploading only what will not mount."""
-    for platform_image in image.platform_images:
-        for blob in platform_image.blobs:
+
+    def mount_blobs(blobs: tuple[Blob, ...]) -> int:
+        for blob in blobs:
             if not client.mount_blob(target, blob.digest, source):
                 client.upload_blob(target, blob, "monolithic", blob.size or 1)
-        reference = image.tag if image.index is None else platform_image.manifest.digest
-        client.put_manifest(target, reference, platform_image.manifest)
+        return 0
+
+    store_image(client, target, image.tag, image, mount_blobs)
+
+
+def store_image(
+    client: RegistryClient, repository: str, tag: str, image: Image, store_blobs: Callable[[tuple[Blob, ...]], int]
+) -> int:
+    """Blobs (however `store_blobs` gets them there) before each manifest; a multi-platform image's platform
+    manifests by digest, then its index under the tag. Returns the bytes stored plus the manifests' sizes."""
+    total = 0
+    for platform_image in image.platform_images:
+        total += store_blobs(platform_image.blobs)
+        reference = tag if image.index is None else platform_image.manifest.digest
+        client.put_manifest(repository, reference, platform_image.manifest)
+        total += platform_image.manifest.size
     if image.index is not None:
-        client.put_manifest(target, image.tag, image.index)
+        client.put_manifest(repository, tag, image.index)
+        total += image.index.size
+    return total
 
 
 def image_exists(client: RegistryClient, repository: str, image: Image) -> bool:
