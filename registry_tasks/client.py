@@ -201,7 +201,7 @@ class Outcome:
     context: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClientConfig:
     """Transport settings a client is built with."""
 

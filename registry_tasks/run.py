@@ -41,6 +41,7 @@ class RegistryRun:
     uniques: dict[str, UniqueImageTemplate] = field(default_factory=dict)
     seeded: gevent.event.Event = field(default_factory=gevent.event.Event)
     preparing: gevent.Greenlet | None = None
+    client_configs: dict[str, ClientConfig] = field(default_factory=dict)
     _users: itertools.count = field(default_factory=itertools.count)
 
     def seed_repository(self, image: Image) -> str:
@@ -79,7 +80,11 @@ class RegistryRun:
         return template.make(token)
 
     def client_config(self, host: str) -> ClientConfig:
-        return client_config(self.settings, host)
+        """Built once per host and shared by every user: credentials may come from reading a docker config."""
+        config = self.client_configs.get(host)
+        if config is None:
+            config = self.client_configs[host] = client_config(self.settings, host)
+        return config
 
 
 def client_config(settings: Settings, host: str) -> ClientConfig:
