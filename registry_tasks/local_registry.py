@@ -137,7 +137,7 @@ def _start_once(
     if workdir is not None:
         os.makedirs(workdir, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="registry-", dir=workdir)).resolve()  # the process runs in root
-    host_port = f"127.0.0.1:{_free_port()}"
+    host_port = f"127.0.0.1:{free_port()}"
     config = _deep_merge(_default_config(root / "storage", host_port), extra_config)
     host_port = config["http"]["addr"]
     scheme = "https" if config["http"].get("tls") else "http"
@@ -199,7 +199,8 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port free right now (the registry, and tests that start Locust masters and web UIs)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_tasks.local_registry import LocalRegistry, start_registry
+from registry_tasks.local_registry import LocalRegistry, free_port, start_registry
 
 from .auth_servers import PASSWORD, USERNAME, LocalCA, htpasswd_config, token_server
 from .helpers import locust_command, run_locust, stats
@@ -101,12 +100,6 @@ WEB_PAGES = (
     "/", "/stats/requests", "/stats/report", "/stats/requests/csv", "/stats/failures/csv", "/exceptions",
     "/exceptions/csv", "/tasks", "/logs", "/registry", "/registry/csv",
 )  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def fetch(url: str, data: dict[str, str] | None = None) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from registry_tasks.local_registry import LocalRegistry
+from registry_tasks.local_registry import LocalRegistry, free_port
 
 from . import fixture_builders as fb
 from .helpers import ROOT
@@ -31,12 +30,6 @@ LOAD = (
     "-u", "8", "-r", "8", "--stop-timeout", "5",
     "--synthetic-images", "2x300KiB", "--chunk-size", "128KiB", "--unique-layers",
 )  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def locust(*args: str) -> list[str]:
