@@ -61,14 +61,14 @@ run: venv ensure-registry-binary
 	  stop='$(COMPOSE) stop registry'; trap "$$stop" EXIT; \
 	  $(COMPOSE) up -d --wait registry; url=http://127.0.0.1:5000; \
 	else \
-	  stop='$(PY) -m registry_tasks.local_registry stop --state-dir $(RUN_DIR)'; trap "$$stop" EXIT; \
-	  url=$$($(PY) -m registry_tasks.local_registry start --state-dir $(RUN_DIR)); \
+	  stop='$(PY) -m registry_tasks.tools.local_registry stop --state-dir $(RUN_DIR)'; trap "$$stop" EXIT; \
+	  url=$$($(PY) -m registry_tasks.tools.local_registry start --state-dir $(RUN_DIR)); \
 	fi; \
 	echo "registry at $$url"; \
 	$(PY) -m locust -f locustfile.py -H "$$url" $(LOCUST_ARGS)
 
 clean:
-	-[[ ! -f $(RUN_DIR)/pid || ! -x $(PY) ]] || $(PY) -m registry_tasks.local_registry stop --state-dir $(RUN_DIR)
+	-[[ ! -f $(RUN_DIR)/pid || ! -x $(PY) ]] || $(PY) -m registry_tasks.tools.local_registry stop --state-dir $(RUN_DIR)
 	rm -rf $(VENV) reports .run *.egg-info
 
 # What the load generator itself costs per request and per GB: a naive HttpUser locustfile, a raw FastHttpUser one

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from bench.measure import run_locust
 from bench.report import Row, add_ratios, make_row, table, unit_notes, write_json
-from registry_tasks.client import ClientConfig, RegistryClient, log_request
-from registry_tasks.images import Image
-from registry_tasks.local_registry import LocalRegistry, start_registry
+from registry_tasks.image import Image
+from registry_tasks.registry.client import ClientConfig, RegistryClient, log_request
+from registry_tasks.registry.workflows import push_image
 from registry_tasks.sources import synthetic_image
-from registry_tasks.workflows import push_image
+from registry_tasks.tools.local_registry import LocalRegistry, start_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "bench"

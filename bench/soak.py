@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from registry_tasks.local_registry import start_registry
+from registry_tasks.tools.local_registry import start_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILES = f"{ROOT / 'locustfile.py'},{ROOT / 'bench' / 'soak_probe.py'}"

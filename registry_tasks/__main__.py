@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import audit
+from .tools import audit
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,8 +15,8 @@ from typing import NoReturn
 import locust  # noqa: F401  - first: it monkey-patches ssl and sockets before any test module imports them
 import pytest
 
-from registry_tasks.client import RegistryClient
-from registry_tasks.local_registry import LocalRegistry, RegistryStartError, find_binary, start_registry
+from registry_tasks.registry.client import RegistryClient
+from registry_tasks.tools.local_registry import LocalRegistry, RegistryStartError, find_binary, start_registry
 
 from .helpers import Recorder
 

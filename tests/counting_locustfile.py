@@ -18,7 +18,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from registry_tasks.users import RegistryPullUser, RegistryPushUser
+from registry_tasks.plugin import RegistryPullUser, RegistryPushUser
 
 __all__ = ["RegistryPullUser", "RegistryPushUser"]
 

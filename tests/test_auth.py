@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from registry_tasks.auth import (
+from registry_tasks.image import Platform
+from registry_tasks.registry.auth import (
     Authenticator,
     AuthError,
     Credentials,
@@ -23,11 +24,10 @@ from registry_tasks.auth import (
     parse_challenges,
     read_token_answer,
 )
-from registry_tasks.client import ClientConfig, RegistryClient, RequestFailed
-from registry_tasks.images import Platform
-from registry_tasks.local_registry import LocalRegistry, start_registry
+from registry_tasks.registry.client import ClientConfig, RegistryClient, RequestFailed
+from registry_tasks.registry.workflows import pull_image, push_image
 from registry_tasks.sources import synthetic_image
-from registry_tasks.workflows import pull_image, push_image
+from registry_tasks.tools.local_registry import LocalRegistry, start_registry
 
 from .auth_servers import PASSWORD, USERNAME, LocalCA, TokenServer, htpasswd_config, token_server
 from .helpers import Recorder, serve

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_tasks.local_registry import LocalRegistry, free_port, start_registry
+from registry_tasks.tools.local_registry import LocalRegistry, free_port, start_registry
 
 from .auth_servers import PASSWORD, USERNAME, LocalCA, htpasswd_config, token_server
 from .helpers import locust_command, run_locust, stats

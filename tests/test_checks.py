@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from registry_tasks.checks import GATE_EXIT_CODE, gates, judge
-from registry_tasks.local_registry import LocalRegistry
-from registry_tasks.options import OPTIONS, SettingsError, settings_from
-from registry_tasks.throughput import EntryFigures
+from registry_tasks.config import OPTIONS, SettingsError, settings_from
+from registry_tasks.plugin.gates import GATE_EXIT_CODE, gates, judge
+from registry_tasks.plugin.throughput import EntryFigures
+from registry_tasks.tools.local_registry import LocalRegistry
 
 from .helpers import run_locust
 
@@ -82,7 +82,7 @@ def test_verdicts_name_gate_limit_and_measured_value() -> None:
             check_fail_ratio="0.01",
             check_p95=["manifest-get=0", "blob-get=100"],
             check_min_mbps=["blob-get=100"],
-            check_p99=["catalog=5"],
+            check_p99=["upload-status=5"],
         )
     )
     lines = {verdict.line for verdict in (judge(gate, rows) for gate in gates(settings))}
@@ -90,7 +90,7 @@ def test_verdicts_name_gate_limit_and_measured_value() -> None:
         "gate breached: --check-fail-ratio 0.01: measured 0.015, limit at most 0.01 (3 of 200 requests failed)",
         "gate breached: --check-p95 manifest-get=0: measured 40 ms, limit at most 0 ms",
         "gate passed: --check-p95 blob-get=100: measured 40 ms, limit at most 100 ms",
-        "gate breached: --check-p99 catalog=5: no catalog requests were made",
+        "gate breached: --check-p99 upload-status=5: no upload-status requests were made",
         "gate breached: --check-min-mbps blob-get=100: measured 12.5 MB/s, limit at least 100 MB/s",
     }
 
@@ -101,7 +101,7 @@ def test_a_gate_that_cannot_hold_fails_the_run(registry: LocalRegistry, tmp_path
         tmp_path,
         "-H", registry.url, "-u", "2", "-r", "2", "-t", "2s", "--tags", "manifest-get",
         "--repository-prefix", "gates/breach",
-        "--check-p95", "manifest-get=0", "--check-p99", "catalog=5", "--check-fail-ratio", "0",
+        "--check-p95", "manifest-get=0", "--check-p99", "upload-status=5", "--check-fail-ratio", "0",
         "--summary-file", str(summary),
     )  # fmt: skip
     assert result.returncode == GATE_EXIT_CODE, result.stderr[-3000:]
@@ -109,7 +109,7 @@ def test_a_gate_that_cannot_hold_fails_the_run(registry: LocalRegistry, tmp_path
     assert len(breached) == 2, breached
     assert "gate breached: --check-p95 manifest-get=0: measured " in breached[0]
     assert breached[0].endswith("ms, limit at most 0 ms")
-    assert breached[1].endswith("gate breached: --check-p99 catalog=5: no catalog requests were made")
+    assert breached[1].endswith("gate breached: --check-p99 upload-status=5: no upload-status requests were made")
     assert "gate passed: --check-fail-ratio 0: measured 0, limit at most 0" in result.stderr
     document = json.loads(summary.read_text())
     assert document["gates_passed"] is False

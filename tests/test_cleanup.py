@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from registry_tasks.cleanup import PushLedger, count_only_deletes, delete_pushed
-from registry_tasks.client import RegistryClient
-from registry_tasks.local_registry import LocalRegistry, start_registry
+from registry_tasks.registry.cleanup import PushLedger, count_only_deletes, delete_pushed
+from registry_tasks.registry.client import RegistryClient
+from registry_tasks.registry.workflows import push_image
 from registry_tasks.sources import synthetic_image
-from registry_tasks.workflows import push_image
+from registry_tasks.tools.local_registry import LocalRegistry, start_registry
 
 from .helpers import Recorder, run_locust
 
@@ -68,7 +68,7 @@ def test_registry_refusing_deletes_fails_one_delete_and_says_why(
             push_image(pusher, repository, tag, image, "monolithic", 1 << 20, 2)
         recorder = Recorder()
         client = RegistryClient(registry.url, count_only_deletes(recorder))
-        with caplog.at_level(logging.WARNING, logger="registry_tasks.cleanup"):
+        with caplog.at_level(logging.WARNING, logger="registry_tasks.registry.cleanup"):
             assert delete_pushed(client, pushed, parallel=3) == 0
         assert all(pusher.head_manifest(repository, tag) for repository, tag in pushed)  # all still there
     assert [(event["name"], str(event["exception"])[:3]) for event in recorder.events] == [("manifest-delete", "405")]

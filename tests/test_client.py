@@ -6,9 +6,9 @@ import hashlib
 
 import pytest
 
-from registry_tasks.client import ClientConfig, RegistryClient, RequestFailed, with_digest
-from registry_tasks.images import OCI_LAYER_TAR, Blob, Body, MemorySegment, SyntheticSegment, blob_from_body
-from registry_tasks.local_registry import LocalRegistry
+from registry_tasks.image import OCI_LAYER_TAR, Blob, Body, MemorySegment, SyntheticSegment, blob_from_body
+from registry_tasks.registry.client import ClientConfig, RegistryClient, RequestFailed, with_digest
+from registry_tasks.tools.local_registry import LocalRegistry
 
 from .helpers import Recorder, proxy, serve, slow_blob_server
 

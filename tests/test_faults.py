@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from registry_tasks.client import ClientConfig, RegistryClient, RequestFailed, retry_after_seconds
-from registry_tasks.images import Image, Platform
-from registry_tasks.local_registry import LocalRegistry
+from registry_tasks.image import Image, Platform
+from registry_tasks.registry.client import ClientConfig, RegistryClient, RequestFailed, retry_after_seconds
+from registry_tasks.registry.workflows import pull_image, push_image
 from registry_tasks.sources import synthetic_image
-from registry_tasks.workflows import pull_image, push_image
+from registry_tasks.tools.local_registry import LocalRegistry
 
 from .helpers import Fault, Recorder, fault_proxy, run_locust, stats
 

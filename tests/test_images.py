@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_tasks.images import (
+from registry_tasks.image import (
     OCI_LAYER_GZIP,
     OCI_LAYER_TAR,
     Body,
@@ -24,8 +24,8 @@ from registry_tasks.images import (
     blob_from_body,
     blob_from_bytes,
     choose_platform,
-    unique_template,
 )
+from registry_tasks.image.unique import unique_template
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from registry_tasks.client import ClientConfig
-from registry_tasks.local_registry import LocalRegistry, start_registry
+from registry_tasks.registry.client import ClientConfig
+from registry_tasks.tools.local_registry import LocalRegistry, start_registry
 
 from .helpers import ROOT, fault_proxy, run_locust, stats
 
@@ -22,7 +22,7 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 OUR_AGENT = ClientConfig().user_agent
 # What log_request writes for each seeding request (DEBUG when it worked, WARNING when not).
 SEEDING_LINE = re.compile(
-    r"/(?:DEBUG|WARNING)/registry_tasks\.client: (" + "|".join(METHODS) + r") \S+ (?:[\d.]+ ms|failed)"
+    r"/(?:DEBUG|WARNING)/registry_tasks\.registry\.errors: (" + "|".join(METHODS) + r") \S+ (?:[\d.]+ ms|failed)"
 )
 ACCESS_LINE = re.compile(r'"(' + "|".join(METHODS) + r') /v2/\S* HTTP/1\.1" \d+ \d+ "[^"]*" "([^"]*)"')
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from registry_tasks.local_registry import LocalRegistry, RegistryStartError, start_registry
+from registry_tasks.tools.local_registry import LocalRegistry, RegistryStartError, start_registry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RunSkopeo = Callable[..., subprocess.CompletedProcess[str]]
@@ -97,7 +97,7 @@ def test_never_ready_is_bounded_and_killed(tmp_path: Path) -> None:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "registry_tasks.local_registry", *args]
+    command = [sys.executable, "-m", "registry_tasks.tools.local_registry", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
 
 

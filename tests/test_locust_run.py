@@ -6,7 +6,7 @@ import json
 import urllib.request
 from pathlib import Path
 
-from registry_tasks.local_registry import LocalRegistry
+from registry_tasks.tools.local_registry import LocalRegistry
 
 from . import fixture_builders as fb
 from .conftest import RunSkopeo

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from registry_tasks.client import RegistryClient
-from registry_tasks.images import OCI_INDEX, Image, Platform
-from registry_tasks.local_registry import LocalRegistry
+from registry_tasks.image import OCI_INDEX, Image, Platform
+from registry_tasks.registry.client import RegistryClient
+from registry_tasks.registry.workflows import pull_image, push_image
 from registry_tasks.sources import FixtureError, load_docker_save, load_fixtures, load_oci_layout
-from registry_tasks.workflows import pull_image, push_image
+from registry_tasks.tools.local_registry import LocalRegistry
 
 from . import fixture_builders as fb
 from .conftest import RunSkopeo

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from registry_tasks.images import Platform
-from registry_tasks.options import OPTIONS, SettingsError, settings_from
-from registry_tasks.sizes import parse_size
+from registry_tasks.config import OPTIONS, SettingsError, settings_from
+from registry_tasks.image import Platform, parse_size
 
 
 def options(**given: object) -> argparse.Namespace:

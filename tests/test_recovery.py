@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from registry_tasks.local_registry import LocalRegistry
+from registry_tasks.tools.local_registry import LocalRegistry
 
 from .helpers import ROOT, locust_command
 

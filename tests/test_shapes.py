@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from registry_tasks.local_registry import LocalRegistry
-from registry_tasks.options import OPTIONS, SettingsError, settings_from
-from registry_tasks.run import RegistryRun, seeded_target
-from registry_tasks.shapes import Shape
+from registry_tasks.config import OPTIONS, SettingsError, settings_from
+from registry_tasks.load import Shape
+from registry_tasks.plugin.seeding import seeded_target
+from registry_tasks.plugin.shapes import OptionShape
+from registry_tasks.plugin.state import RegistryRun
 from registry_tasks.sources import synthetic_image
-from registry_tasks.users import OptionShape
+from registry_tasks.tools.local_registry import LocalRegistry
 
 from .helpers import run_locust
 

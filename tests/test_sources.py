@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from registry_tasks.images import (
+from registry_tasks.image import (
     DOCKER_CONFIG,
     DOCKER_LAYER_GZIP,
     DOCKER_LAYER_TAR,

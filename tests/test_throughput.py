@@ -8,8 +8,8 @@ from pathlib import Path
 
 from locust.stats import RequestStats
 
-from registry_tasks.local_registry import LocalRegistry
-from registry_tasks.throughput import add_to_report, as_csv, table
+from registry_tasks.plugin.throughput import add_to_report, as_csv, table
+from registry_tasks.tools.local_registry import LocalRegistry
 
 from .helpers import run_locust
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from registry_tasks.client import RegistryClient
-from registry_tasks.images import Image, Platform, UniqueImageTemplate
-from registry_tasks.local_registry import LocalRegistry
+from registry_tasks.image import Image, Platform, UniqueImageTemplate
+from registry_tasks.registry.client import RegistryClient
+from registry_tasks.registry.workflows import pull_image, push_image
 from registry_tasks.sources import load_docker_save, load_oci_layout, synthetic_image
-from registry_tasks.workflows import pull_image, push_image
+from registry_tasks.tools.local_registry import LocalRegistry
 
 from . import fixture_builders as fb
 from .conftest import RunSkopeo

@@ -13,7 +13,9 @@ from typing import Any
 
 from gevent.pool import Pool
 
-from .client import RegistryClient, RequestFailed, log_request
+from . import names
+from .client import RegistryClient
+from .errors import RequestFailed, log_request
 
 log = logging.getLogger(__name__)
 Fire = Callable[..., None]
@@ -35,7 +37,7 @@ class PushLedger:
             self._listening = True
 
     def record(self, name: str, exception: BaseException | None, context: dict[str, Any], **_: Any) -> None:
-        if name == "manifest-put" and exception is None and self.prefix:
+        if name == names.MANIFEST_PUT and exception is None and self.prefix:
             repository = context.get("repository", "")
             if repository.startswith(self.prefix):
                 self.pushed.append((repository, context["reference"]))
@@ -49,7 +51,7 @@ def count_only_deletes(fire: Fire) -> Fire:
     """Report manifest-delete to Locust; the HEADs that find a tag's digest are bookkeeping, only logged."""
 
     def route(**event: Any) -> None:
-        (fire if event.get("name") == "manifest-delete" else log_request)(**event)
+        (fire if event.get("name") == names.MANIFEST_DELETE else log_request)(**event)
 
     return route
 

@@ -15,12 +15,11 @@ import os
 import sys
 from typing import Any
 
-from .client import RegistryClient, RegistryError, RequestFailed, log_request
-from .images import INDEX_TYPES, ImageError, Platform, manifest_references, parse_manifest
-from .options import OPTIONS, SettingsError, settings_from
-from .pushed_log import Pushed, read_pushed_log
-from .run import client_config
-from .workflows import pull_image
+from ..config import OPTIONS, SettingsError, client_config, settings_from
+from ..image import ImageError, Platform
+from ..registry import RegistryClient, RegistryError, RequestFailed, log_request
+from ..registry.pushed_log import Pushed, read_pushed_log
+from ..registry.workflows import index_children, manifest_document, pull_image
 
 # Options of the load test that also mean something to the audit (same names, env variables, parsing).
 SHARED_OPTIONS = (
@@ -51,13 +50,10 @@ def verify(client: RegistryClient, pushed: Pushed, platform: Platform, parallel:
     """Raises RequestFailed (or RegistryError) unless the image and everything it references verify."""
     if client.head_manifest(pushed.repository, pushed.tag) != pushed.digest:
         raise RegistryError("the tag no longer points to the pushed digest")
-    media_type, data, _ = client.get_manifest(pushed.repository, pushed.digest)
-    if media_type not in INDEX_TYPES:
-        pull_image(client, pushed.repository, pushed.digest, platform, parallel)
-        return
-    where = f"index {pushed}"
-    for child in manifest_references(media_type, parse_manifest(data, where), where):
-        pull_image(client, pushed.repository, child.digest, platform, parallel)
+    media_type, document, _ = manifest_document(client, pushed.repository, pushed.digest)
+    children = index_children(media_type, document, f"index {pushed}")
+    for digest in [pushed.digest] if children is None else [child.digest for child in children]:
+        pull_image(client, pushed.repository, digest, platform, parallel)
 
 
 def audit(client: RegistryClient, path: str, platform: Platform, parallel: int) -> tuple[int, int]:

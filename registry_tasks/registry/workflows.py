@@ -14,8 +14,11 @@ from typing import Any, TypeVar
 import gevent
 from gevent.pool import Pool
 
-from .client import RegistryClient, RegistryError, RequestFailed
-from .images import INDEX_TYPES, Blob, Descriptor, Image, Platform, choose_platform, manifest_references, parse_manifest
+from ..image import INDEX_TYPES, Blob, Descriptor, Image, ImageError, Platform, manifest_references, parse_manifest
+from ..image import platform_child as image_platform_child
+from . import names
+from .client import RegistryClient
+from .errors import RegistryError, RequestFailed
 
 T = TypeVar("T")
 
@@ -51,21 +54,31 @@ class PullTarget:
     blobs: tuple[Descriptor, ...]
 
 
+def manifest_document(client: RegistryClient, repository: str, reference: str) -> tuple[str, dict[str, Any], int]:
+    """GET one manifest or index: its media type, its parsed document and its size."""
+    media_type, data, _ = client.get_manifest(repository, reference)
+    return media_type, parse_manifest(data, f"manifest {repository}:{reference}"), len(data)
+
+
+def index_children(media_type: str, document: dict[str, Any], where: str) -> list[Descriptor] | None:
+    """The entries of an index (or manifest list); None for an image manifest."""
+    return manifest_references(media_type, document, where) if media_type in INDEX_TYPES else None
+
+
 def platform_manifest(
     client: RegistryClient, repository: str, reference: str, platform: Platform
 ) -> tuple[dict[str, Any], list[Descriptor], int]:
     """GET the manifest (and, for an index, the platform's child): its document, blobs and bytes read."""
-    media_type, data, _ = client.get_manifest(repository, reference)
     where = f"manifest {repository}:{reference}"
-    document = parse_manifest(data, where)
-    total = len(data)
-    if media_type in INDEX_TYPES:
-        child = choose_platform(manifest_references(media_type, document, where), platform)
-        if child is None:
-            raise RegistryError(f"index has no manifest for {platform}")
-        media_type, data, _ = client.get_manifest(repository, child.digest)
-        document = parse_manifest(data, f"{where}@{child.digest}")
-        total += len(data)
+    media_type, document, total = manifest_document(client, repository, reference)
+    children = index_children(media_type, document, where)
+    if children is not None:
+        try:
+            child = image_platform_child(children, platform, "index")
+        except ImageError as exc:
+            raise RegistryError(str(exc)) from None
+        media_type, document, size = manifest_document(client, repository, child.digest)
+        total += size
     return document, manifest_references(media_type, document, where), total
 
 
@@ -80,7 +93,8 @@ def resolve_target(client: RegistryClient, reference: str, platform: Platform) -
 
 def pull_image(client: RegistryClient, repository: str, reference: str, platform: Platform, parallel: int) -> int:
     """Pull one image as docker does; returns the bytes downloaded."""
-    with client.measure("PULL", "image-pull", repository=repository, reference=reference) as outcome:
+    method = names.OPERATION_METHODS[names.IMAGE_PULL]
+    with client.measure(method, names.IMAGE_PULL, repository=repository, reference=reference) as outcome:
         document, blobs, total = platform_manifest(client, repository, reference, platform)
         config, layers = (blobs[0], blobs[1:]) if "config" in document else (None, blobs)
         if config is not None:
@@ -115,7 +129,7 @@ def push_image(
         return run_parallel(push_blob, blobs, parallel)
 
     pushed = {"repository": repository, "reference": tag, "digest": image.tagged.digest}  # --pushed-log reads it
-    with client.measure("PUSH", "image-push", **pushed) as outcome:
+    with client.measure(names.OPERATION_METHODS[names.IMAGE_PUSH], names.IMAGE_PUSH, **pushed) as outcome:
         outcome.length = store_image(client, repository, tag, image, push_blobs)
         return outcome.length
 

@@ -20,9 +20,11 @@ from dataclasses import asdict, dataclass, fields
 
 from locust.stats import RequestStats, StatsEntry
 
+from ..registry import names
+
 MB = 1_000_000
-IMAGE_TYPES = ("PULL", "PUSH")  # whole-image entries: their bytes are their requests' bytes again
-TOTAL = "Aggregated"
+IMAGE_TYPES = tuple(names.OPERATION_METHODS.values())
+"""Whole-image entries: their bytes are their requests' bytes again."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import gevent
-from locust import events
 from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
@@ -19,15 +18,13 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 _writes_csv = False
 
 
-@events.init.add_listener
-def _on_init(environment: Environment, **_: Any) -> None:
+def on_init(environment: Environment, **_: Any) -> None:
     global _writes_csv
     options = environment.parsed_options
     _writes_csv = bool(getattr(options, "csv_prefix", None)) and not isinstance(environment.runner, WorkerRunner)
 
 
-@events.quitting.add_listener
-def _on_quitting(environment: Environment, **_: Any) -> None:
+def on_quitting(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     if _writes_csv and runner is not None and runner.state not in (STATE_SPAWNING, STATE_RUNNING):
         gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)  # Locust's writer sleeps this long between rewrites

@@ -10,7 +10,6 @@ workflow above it stops without reporting it again.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import socket
 import ssl
@@ -18,8 +17,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from http import HTTPStatus
 from http.client import HTTPException
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
@@ -30,8 +27,18 @@ import gevent.ssl
 from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPSocketPoolResponse
 
+from ..image import (
+    ACCEPTED_MANIFEST_TYPES,
+    DOCKER_SCHEMA1,
+    DOCKER_SCHEMA1_SIGNED,
+    Blob,
+    BodyReader,
+    hasher_digest,
+    sha256_digest,
+)
+from . import names
 from .auth import Authenticator, AuthError, Challenge, Credentials, scope_for, token_url
-from .images import ACCEPTED_MANIFEST_TYPES, DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, Blob, BodyReader
+from .errors import TRUNCATED, DigestMismatch, RegistryError, RequestFailed, error_message, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -41,82 +48,12 @@ RequestHook = Callable[..., None]
 READ_CHUNK = 1 << 20
 ERROR_BODY_LIMIT = 64 << 10
 MAX_REDIRECTS = 5
-TRUNCATED = "body ended before its Content-Length"  # no sizes: failures group by message
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 ACCEPT = {"Accept": ", ".join(ACCEPTED_MANIFEST_TYPES)}
-MAX_RETRY_AFTER = 300.0
-"""Longest back-off we accept from a Retry-After (seconds): a bogus header must not park a user for hours."""
-
-
-class RequestFailed(Exception):
-    """A call that has already been reported as a failure; workflows stop on it and report nothing more.
-
-    `status` is the HTTP status that failed it, if any (a 416 on a chunk is worth a resume)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class RegistryError(Exception):
-    """The registry answered with an unexpected status (or bytes we cannot use); the message carries its
-    error codes. `retry_after` is the back-off in seconds the registry asked for, if it did."""
-
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
 
 
 class ConnectTimeout(TimeoutError):
     """No connection within the connect timeout (told apart from a read timeout in failure messages)."""
-
-
-class DigestMismatch(Exception):
-    """Bytes received do not hash to the digest asked for or announced."""
-
-
-def log_request(**kwargs: Any) -> None:
-    """A `fire` for work that must not count in the load statistics (seeding)."""
-    if kwargs.get("exception"):
-        log.warning("%s %s failed: %s", kwargs.get("request_type"), kwargs.get("name"), kwargs["exception"])
-    else:
-        log.debug("%s %s %.1f ms", kwargs.get("request_type"), kwargs.get("name"), kwargs.get("response_time", 0))
-
-
-def error_message(status: int, body: bytes) -> str:
-    """`404 MANIFEST_UNKNOWN: manifest unknown`; the registry's detail (names, digests) stays out."""
-    try:
-        errors = json.loads(body).get("errors")
-        parts = [f"{e.get('code', 'UNKNOWN')}: {e.get('message', '')}".rstrip(": ") for e in errors]
-        if parts:
-            return f"{status} {'; '.join(parts)}"
-    except (ValueError, AttributeError, TypeError):
-        pass
-    if status == 429:  # the spec's code, so that every registry's throttling groups under one message
-        return "429 TOOMANYREQUESTS"
-    text = body[:120].decode("utf-8", "replace").strip().replace("\n", " ")
-    if not text or text.startswith("<"):  # no body, or a proxy's HTML error page: the status says it better
-        try:
-            return f"{status} {HTTPStatus(status).phrase}"
-        except ValueError:
-            return f"{status} (no error body)"
-    return f"{status} {text}"
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds to wait: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 @dataclass
@@ -358,7 +295,7 @@ class RegistryClient:
         url = token_url(challenge, wanted)
         credentials = self.config.credentials
         headers = {"Authorization": credentials.basic()} if credentials else {}
-        with self.measure("GET", "token") as outcome:
+        with self.measure("GET", names.TOKEN) as outcome:
             response = self._follow_token(url, headers)
             self._expect(response, 200)
             body = response.read_small()
@@ -460,21 +397,15 @@ class RegistryClient:
 
     # --- ping, manifests -------------------------------------------------------------------------
 
-    def ping(self) -> None:
-        with self.measure("GET", "ping"):
-            response = self._send("GET", f"{self.base_url}/v2/", {})
-            response.read_small()
-            self._expect(response, 200)
-
-    def get_manifest(self, repository: str, reference: str, name: str = "manifest-get") -> tuple[str, bytes, str]:
+    def get_manifest(self, repository: str, reference: str) -> tuple[str, bytes, str]:
         """GET a manifest with every type we read in Accept; returns (media type, bytes, digest)."""
-        with self.measure("GET", name, repository=repository, reference=reference) as outcome:
+        with self.measure("GET", names.MANIFEST_GET, repository=repository, reference=reference) as outcome:
             response = self._call("GET", repository, f"manifests/{reference}", ACCEPT)
             self._expect(response, 200)
             data = response.read_small(4 << 20)
             outcome.length = len(data)
             media_type = (response.header("Content-Type") or "").split(";")[0].strip()
-            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            digest = sha256_digest(data)
             if self.config.verify_digests:
                 self._check_manifest_digest(reference, digest, response.header("Docker-Content-Digest"), media_type)
             return media_type, data, digest
@@ -490,7 +421,7 @@ class RegistryClient:
 
     def head_manifest(self, repository: str, reference: str) -> str | None:
         """The digest of a manifest if it exists (404 is an answer, not a failure)."""
-        with self.measure("HEAD", "manifest-head", repository=repository, reference=reference) as outcome:
+        with self.measure("HEAD", names.MANIFEST_HEAD, repository=repository, reference=reference) as outcome:
             response = self._call("HEAD", repository, f"manifests/{reference}", ACCEPT)
             self._expect(response, 200, 404)
             outcome.context["exists"] = response.status == 200
@@ -500,7 +431,7 @@ class RegistryClient:
         """PUT the exact manifest bytes; the registry's digest must be ours."""
         data = manifest.body.read_all()
         headers = {"Content-Type": manifest.descriptor.media_type}
-        with self.measure("PUT", "manifest-put", repository=repository, reference=reference) as outcome:
+        with self.measure("PUT", names.MANIFEST_PUT, repository=repository, reference=reference) as outcome:
             response = self._call("PUT", repository, f"manifests/{reference}", headers, data)
             self._expect(response, 201)
             response.read_small()
@@ -511,7 +442,7 @@ class RegistryClient:
             return manifest.digest
 
     def delete_manifest(self, repository: str, digest: str) -> None:
-        with self.measure("DELETE", "manifest-delete", repository=repository, reference=digest):
+        with self.measure("DELETE", names.MANIFEST_DELETE, repository=repository, reference=digest):
             response = self._call("DELETE", repository, f"manifests/{digest}")
             response.read_small()
             self._expect(response, 202)
@@ -520,7 +451,7 @@ class RegistryClient:
 
     def get_blob(self, repository: str, digest: str, expected_size: int | None = None) -> int:
         """Stream a blob, hashing as it comes; the time covers the whole body. Returns the bytes read."""
-        with self.measure("GET", "blob-get", repository=repository, digest=digest) as outcome:
+        with self.measure("GET", names.BLOB_GET, repository=repository, digest=digest) as outcome:
             response = self._call("GET", repository, f"blobs/{digest}")
             self._expect(response, 200)
             hasher = hashlib.sha256() if self.config.verify_digests else None
@@ -536,19 +467,19 @@ class RegistryClient:
                 self._buffers.append(buffer)
             if expected_size is not None and expected_size >= 0 and total != expected_size:
                 raise DigestMismatch("blob size differs from its descriptor")
-            if hasher is not None and "sha256:" + hasher.hexdigest() != digest:
+            if hasher is not None and hasher_digest(hasher) != digest:
                 raise DigestMismatch("blob bytes do not match their digest")
             return total
 
     def blob_exists(self, repository: str, digest: str) -> bool:
-        with self.measure("HEAD", "blob-head", repository=repository, digest=digest) as outcome:
+        with self.measure("HEAD", names.BLOB_HEAD, repository=repository, digest=digest) as outcome:
             response = self._call("HEAD", repository, f"blobs/{digest}")
             self._expect(response, 200, 404)
             outcome.context["exists"] = response.status == 200
             return response.status == 200
 
     def start_upload(self, repository: str) -> UploadSession:
-        with self.measure("POST", "upload-start", repository=repository):
+        with self.measure("POST", names.UPLOAD_START, repository=repository):
             response = self._call("POST", repository, "blobs/uploads/")
             response.read_small()
             self._expect(response, 202)
@@ -557,7 +488,7 @@ class RegistryClient:
     def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
         """Cross-repository mount; False when the registry offers an upload instead (which we cancel)."""
         query = urlencode({"mount": digest, "from": from_repository})
-        with self.measure("POST", "blob-mount", repository=repository, digest=digest) as outcome:
+        with self.measure("POST", names.BLOB_MOUNT, repository=repository, digest=digest) as outcome:
             response = self._call("POST", repository, f"blobs/uploads/?{query}", also=scope_for(from_repository, False))
             response.read_small()
             self._expect(response, 201, 202)
@@ -596,7 +527,7 @@ class RegistryClient:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(end - start)}
         if ranged:
             headers["Content-Range"] = f"{start}-{end - 1}"
-        with self.measure("PATCH", "upload-chunk", digest=blob.digest) as outcome:
+        with self.measure("PATCH", names.UPLOAD_CHUNK, digest=blob.digest) as outcome:
             body = BodyReader(blob.body, start, end, views=True)
             response = self._on_session("PATCH", session, session.location, headers, body)
             response.read_small()
@@ -617,7 +548,7 @@ class RegistryClient:
             body = BodyReader(blob.body, start, blob.size, views=True)
             length = blob.size - start
         headers["Content-Length"] = str(length)
-        with self.measure("PUT", "upload-finish", digest=blob.digest) as outcome:
+        with self.measure("PUT", names.UPLOAD_FINISH, digest=blob.digest) as outcome:
             response = self._on_session("PUT", session, with_digest(session.location, blob.digest), headers, body)
             response.read_small()
             self._expect(response, 201)
@@ -628,7 +559,7 @@ class RegistryClient:
 
     def upload_status(self, session: UploadSession) -> int:
         """GET the upload URL: how many bytes the registry holds (the spec's way back from a 416)."""
-        with self.measure("GET", "upload-status", repository=session.repository) as outcome:
+        with self.measure("GET", names.UPLOAD_STATUS, repository=session.repository) as outcome:
             response = self._on_session("GET", session, session.location)
             response.read_small()
             self._expect(response, 204)
@@ -666,21 +597,3 @@ class RegistryClient:
                 start = self.upload_status(session)
                 continue
             start = end
-
-    # --- listings ------------------------------------------------------------------------------
-
-    def list_tags(self, repository: str) -> list[str]:
-        with self.measure("GET", "tags-list", repository=repository) as outcome:
-            response = self._call("GET", repository, "tags/list")
-            self._expect(response, 200)
-            data = response.read_small(4 << 20)
-            outcome.length = len(data)
-            return list(json.loads(data).get("tags") or [])
-
-    def catalog(self, count: int = 100) -> list[str]:
-        with self.measure("GET", "catalog") as outcome:
-            response = self._send("GET", f"{self.base_url}/v2/_catalog?n={count}", {}, scope_for(None, False))
-            self._expect(response, 200)
-            data = response.read_small(4 << 20)
-            outcome.length = len(data)
-            return list(json.loads(data).get("repositories") or [])

@@ -14,12 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from locust import events
 from locust.env import Environment
 
-from .options import Settings, SettingsError, settings_from
-from .reporting import reports
-from .throughput import TOTAL, EntryFigures, as_dicts, duration, lookup, table
+from ..config import TOTAL, Settings, SettingsError, settings_from
+from .reports import reports
+from .throughput import EntryFigures, as_dicts, duration, lookup, table
 
 log = logging.getLogger(__name__)
 GATE_EXIT_CODE = 3
@@ -116,8 +115,7 @@ def check(environment: Environment, settings: Settings) -> list[Verdict]:
     return verdicts
 
 
-@events.quitting.add_listener
-def _on_quitting(environment: Environment, **_: Any) -> None:
+def on_quitting(environment: Environment, **_: Any) -> None:
     if not reports(environment):
         return
     try:

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from . import names
+
 log = logging.getLogger(__name__)
 
 
@@ -47,7 +49,7 @@ class PushedLog:
             self._listening = True
 
     def record(self, name: str, exception: BaseException | None, context: dict[str, Any], **_: Any) -> None:
-        if name == "image-push" and exception is None and self.path:
+        if name == names.IMAGE_PUSH and exception is None and self.path:
             self.write(Pushed(context["repository"], context["reference"], context["digest"]))
 
     def write(self, pushed: Pushed) -> None:

@@ -22,11 +22,10 @@ from typing import Any
 
 import gevent
 import gevent.event
-from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from .images import Image
+from ..image import Image
 
 log = logging.getLogger(__name__)
 DRAIN_GRACE_SECONDS = 10.0
@@ -110,8 +109,7 @@ def drain_workers(runner: MasterRunner, stop_timeout: float) -> None:
         log.warning("%d workers did not report their last figures in time", len(runner.clients))
 
 
-@events.test_stop.add_listener
-def _on_test_stop(environment: Environment, **_: Any) -> None:
+def on_test_stop(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     if isinstance(runner, MasterRunner) and runner.user_count > 0:
         drain_workers(runner, environment.stop_timeout or 0.0)

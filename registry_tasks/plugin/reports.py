@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, make_response, request
-from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
@@ -88,13 +87,11 @@ def write_files(environment: Environment) -> None:
             handle.write(add_to_report(page, rows))
 
 
-@events.init.add_listener
-def _on_init(environment: Environment, **_: Any) -> None:
+def on_init(environment: Environment, **_: Any) -> None:
     install_tab(environment)
 
 
-@events.quitting.add_listener
-def _on_quitting(environment: Environment, **_: Any) -> None:
+def on_quitting(environment: Environment, **_: Any) -> None:
     """Locust writes its HTML report just before `quitting`; we complete it and add our CSV."""
     if reports(environment):
         write_files(environment)

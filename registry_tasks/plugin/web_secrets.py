@@ -11,16 +11,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from locust import events
 from locust.env import Environment
 
-from .options import OPTIONS
+from ..config import OPTIONS
 
 SECRETS = tuple(option for option in OPTIONS if option.secret)
 
 
-@events.init.add_listener
-def _on_init(environment: Environment, **_: Any) -> None:
+def on_init(environment: Environment, **_: Any) -> None:
     for option in SECRETS:
         value = getattr(environment.parsed_options, option.key, "")
         if value:

@@ -1,0 +1,29 @@
+"""How a registry client talks to one host under the settings: timeouts, TLS, credentials, back-off."""
+
+from __future__ import annotations
+
+from ..registry import ClientConfig
+from ..registry.auth import Credentials, docker_config_credentials
+from .settings import Settings
+
+
+def client_config(settings: Settings, host: str) -> ClientConfig:
+    """The ClientConfig for `host` (load users, seeding, cleanup and the `audit` command alike)."""
+    timeout = float(settings.request_timeout)
+    return ClientConfig(
+        verify_digests=settings.verify_digests,
+        connect_timeout=min(timeout, 10.0),
+        network_timeout=timeout,
+        concurrency=max(settings.pull_parallel, settings.push_parallel),
+        tls_verify=not settings.registry_insecure,
+        ca_file=settings.registry_ca_file or None,
+        credentials=credentials(settings, host),
+        honor_retry_after=settings.honor_retry_after,
+    )
+
+
+def credentials(settings: Settings, host: str) -> Credentials | None:
+    """--registry-username/--registry-password, else the docker config's entry for the host."""
+    if settings.registry_username or settings.registry_password:
+        return Credentials(settings.registry_username, settings.registry_password)
+    return docker_config_credentials(settings.docker_config, host)

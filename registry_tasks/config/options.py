@@ -1,0 +1,121 @@
+"""The option table: every setting once, with its flag, LOCUST_* variable, web UI field, scenario key, default,
+parser and help. Gates accept exactly the stats entries the registry layer reports (`registry.names`)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..load import TASK_NAMES, USER_NAMES
+from ..registry import names
+from .values import (
+    UPLOAD_MODES,
+    boolean,
+    entry_limits,
+    existing_file,
+    image_references,
+    load_shape,
+    platform,
+    positive_int,
+    positive_size,
+    ratio,
+    repository_prefix,
+    seed,
+    shares,
+    text,
+    upload_mode,
+    weights,
+    writable_file,
+)
+
+TOTAL = "Aggregated"
+"""Locust's total row, which a gate may name too."""
+GATE_ENTRIES = (*names.ENTRY_NAMES, TOTAL)
+"""Stats entries a gate may name: every one the registry layer reports, and the total."""
+MS_LIMITS = entry_limits("ms", GATE_ENTRIES)
+MBPS_LIMITS = entry_limits("MB/s", GATE_ENTRIES)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its flag, default, parser, help; `cli` False for scenario-only keys."""
+
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    help: str
+    choices: tuple[str, ...] | None = None
+    cli: bool = True
+    secret: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def env(self) -> str:
+        return "LOCUST_" + self.key.upper()
+
+
+OPTIONS = (
+    Option("fixtures-dir", "fixtures", text, "Directory of image fixtures: docker save tarballs, OCI layouts"),
+    Option("synthetic-images", "", text, "Use synthetic images instead of fixtures, e.g. '3x10MiB 1x50MiB'"),
+    Option("synthetic-seed", 0, seed, "Seed of synthetic image bytes (same seed, same bytes everywhere)"),
+    Option("chunk-size", "5MiB", positive_size, "Bytes per PATCH in chunked uploads (e.g. 5MiB)"),
+    Option("upload-mode", "chunked", upload_mode, "Blob upload shape in image-push", UPLOAD_MODES),
+    Option("verify-digests", True, boolean, "Hash every downloaded blob and manifest against its digest"),
+    Option("repository-prefix", "loadtest", repository_prefix, "Repository namespace for seeded and pushed images"),
+    Option("pull-parallel", 3, positive_int, "Layers downloaded at once per image-pull (docker: 3)"),
+    Option("push-parallel", 5, positive_int, "Blobs uploaded at once per image-push (docker: 5)"),
+    Option("unique-layers", False, boolean, "Make every pushed image's layers new bytes, so nothing deduplicates"),
+    Option("platform", "linux/amd64", platform, "Platform chosen from manifest lists and OCI indexes"),
+    Option("request-timeout", 120, positive_int, "Seconds a request may wait for the registry (connect and read)"),
+    Option("registry-username", "", text, "Registry user (Basic, or for the token server)"),
+    Option("registry-password", "", text, "Registry password; workers may read it from their own env", secret=True),
+    Option("docker-config", "~/.docker/config.json", text, "docker config.json whose auths entry gives credentials"),
+    Option("registry-ca-file", "", existing_file, "PEM bundle of the CA that signed the registry's certificate"),
+    Option("registry-insecure", False, boolean, "Do not verify the registry's TLS certificate (warns)"),
+    Option("pull-image", [], image_references, "Pull this existing repository:tag instead of seeding (repeatable)"),
+    Option("check-fail-ratio", "", ratio, "Gate: fail the run (exit 3) when more than this ratio of requests failed"),
+    Option("check-p95", [], MS_LIMITS, "Gate: ENTRY=MS, fail the run when ENTRY's 95th percentile is above"),
+    Option("check-p99", [], MS_LIMITS, "Gate: ENTRY=MS, fail the run when ENTRY's 99th percentile is above"),
+    Option("check-min-mbps", [], MBPS_LIMITS, "Gate: ENTRY=X, fail the run when ENTRY moved under X MB/s"),
+    Option("summary-file", "", text, "Write a JSON summary (per-entry figures, gate results) here at the end"),
+    Option("cleanup", False, boolean, "At test stop, delete the images this test's image-push stored"),
+    Option("honor-retry-after", False, boolean, "After a 429/503 with Retry-After, that user waits as told"),
+    Option("pushed-log", "", writable_file, "Append one JSON line per successful image-push here (for `audit`)"),
+    Option("load-shape", "", load_shape, "ramp[:UP%], step[:N] or spike[:BASE%] over -t, peaking at -u users"),
+    Option("pull-push-ratio", "", shares(2), "Shares of pull and push users, e.g. 75/25 (as user-weights)"),
+    Option("image-mix", "", shares(), "Shares of the images in their order, e.g. 20/70/10 for 3 synthetic images"),
+    Option("scenario", "", text, "YAML scenario file setting these values plus task and user weights"),
+    Option("weights", {}, weights(TASK_NAMES), "Task weights by task name", cli=False),
+    Option("user-weights", {}, weights(USER_NAMES), "User class weights (pull, push)", cli=False),
+)
+_BY_KEY = {option.key: option for option in OPTIONS}
+
+
+def add_arguments(parser: Any) -> None:
+    """Register our options in Locust's parser (call from `events.init_command_line_parser`)."""
+    for option in OPTIONS:
+        if not option.cli:
+            continue
+        kwargs: dict[str, Any] = {
+            "default": option.default,
+            "help": f"{option.help} (default {option.default!r})",
+            "env_var": option.env,
+            "include_in_web_ui": True,
+        }
+        if isinstance(option.default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = type(option.default)
+        if option.choices:
+            kwargs["choices"] = option.choices
+        if option.secret:
+            kwargs["is_secret"] = True
+        if isinstance(option.default, list):
+            kwargs["action"] = "append"
+            kwargs["type"] = str
+        parser.add_argument(f"--{option.name}", **kwargs)

@@ -1,0 +1,199 @@
+"""Parsers of option and scenario values: each takes what a flag, a variable or YAML gave and returns the typed
+value, or raises ValueError saying what is wrong with it (the caller names the option or key)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..image import ImageError, Platform, parse_size
+from ..load import Shape
+
+UPLOAD_MODES = ("chunked", "monolithic", "stream")
+REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+
+
+def positive_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{value!r} is not a size such as 5MiB, 512KiB or 1048576")
+    size = value if isinstance(value, int) else parse_size(value)[0]
+    if size <= 0:
+        raise ValueError(f"{value!r} must be more than 0 bytes")
+    return size
+
+
+def positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{value!r} is not a whole number")
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"{value!r} must be 1 or more")
+    return number
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+        return value.lower() in ("true", "yes", "1", "on")
+    raise ValueError(f"{value!r} is not true or false")
+
+
+def upload_mode(value: Any) -> str:
+    if value not in UPLOAD_MODES:
+        raise ValueError(f"{value!r} is not one of {', '.join(UPLOAD_MODES)}")
+    return str(value)
+
+
+def repository_prefix(value: Any) -> str:
+    if not isinstance(value, str) or not REPOSITORY.match(value):
+        raise ValueError(f"{value!r} is not a repository path (lowercase a-z, 0-9, '.', '_', '-', '/')")
+    return value
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text")
+    return value
+
+
+def platform(value: Any) -> Platform:
+    try:
+        return Platform.parse(text(value))
+    except ImageError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(value)
+
+
+def existing_file(value: Any) -> str:
+    path = text(value)
+    if path and not os.path.isfile(os.path.expanduser(path)):
+        raise ValueError(f"{path!r}: no such file")
+    return path
+
+
+def writable_file(value: Any) -> str:
+    """A file we will append to: its directory must exist now, not fail at the first write mid-run."""
+    path = text(value)
+    if not path:
+        return path
+    full = os.path.expanduser(path)
+    if os.path.isdir(full):
+        raise ValueError(f"{path!r} is a directory, not a file")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(full))):
+        raise ValueError(f"{path!r}: its directory does not exist")
+    return path
+
+
+def image_references(value: Any) -> tuple[str, ...]:
+    """`repo:tag` / `repo@sha256:...` list (a YAML list, repeated options, or one comma/space-separated text)."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+        raise ValueError(f"{value!r} is not a list of repository:tag references")
+    references = []
+    for item in items:
+        for text in item.replace(",", " ").split():
+            repository = re.split(r"[@:]", text, maxsplit=1)[0]
+            if not REPOSITORY.match(repository) or text == repository:
+                raise ValueError(f"{text!r} is not repository:tag or repository@digest")
+            references.append(text)
+    return tuple(references)
+
+
+def as_number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{value!r} is not {what}")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not {what}") from None
+
+
+def ratio(value: Any) -> float | None:
+    """A failure ratio between 0 and 1; empty means no gate."""
+    if value in ("", None):
+        return None
+    what = "a ratio between 0 and 1 (e.g. 0.01)"
+    ratio = as_number(value, what)
+    if not 0 <= ratio <= 1:
+        raise ValueError(f"{value!r} is not {what}")
+    return ratio
+
+
+def entry_limits(unit: str, entries: tuple[str, ...]) -> Callable[[Any], dict[str, float]]:
+    """`ENTRY=NUMBER` items (repeated options, comma-separated text, a YAML list) or a YAML mapping."""
+
+    def limit(entry: Any, number: Any) -> float:
+        if entry not in entries:
+            raise ValueError(f"unknown entry {entry!r} (known: {', '.join(entries)})")
+        value = as_number(number, f"a number of {unit} (limit of {entry})")
+        if value < 0:
+            raise ValueError(f"limit of {entry} must be 0 or more {unit}, got {number!r}")
+        return value
+
+    def parse(value: Any) -> dict[str, float]:
+        if isinstance(value, Mapping):
+            return {str(entry): limit(entry, number) for entry, number in value.items()}
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+            raise ValueError(f"{value!r} is not a list of ENTRY=LIMIT items")
+        limits: dict[str, float] = {}
+        for text in (part for item in items for part in item.replace(",", " ").split()):
+            entry, separator, number = text.partition("=")
+            if not separator:
+                raise ValueError(f"{text!r} is not ENTRY=LIMIT, e.g. manifest-get=200")
+            limits[entry] = limit(entry, number)
+        return limits
+
+    return parse
+
+
+def load_shape(value: Any) -> Shape | None:
+    return Shape.parse(text(value)) if value else None
+
+
+def shares(count: int | None = None) -> Callable[[Any], tuple[int, ...]]:
+    """Relative shares as `20/70/10` (or a YAML list); `count` fixes how many there must be."""
+    example = "/".join(["50"] * count) if count else "20/70/10"
+
+    def parse(value: Any) -> tuple[int, ...]:
+        if value in ("", None, []):
+            return ()
+        parts = value.split("/") if isinstance(value, str) else value
+        try:
+            if isinstance(parts, (str, bytes)) or any(isinstance(part, (bool, float)) for part in parts):
+                raise TypeError
+            shares = tuple(int(part) for part in parts)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not whole-number shares such as {example}") from None
+        if (count and len(shares) != count) or any(share < 0 for share in shares) or not sum(shares):
+            raise ValueError(f"{value!r} is not whole-number shares such as {example}")
+        return shares
+
+    return parse
+
+
+def weights(names: tuple[str, ...]) -> Callable[[Any], dict[str, int]]:
+    def parse(value: Any) -> dict[str, int]:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"expected a mapping of {', '.join(names)} to whole numbers")
+        out: dict[str, int] = {}
+        for name, weight in value.items():
+            if name not in names:
+                raise ValueError(f"unknown name {name!r} (known: {', '.join(names)})")
+            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+                raise ValueError(f"weight of {name!r} must be a whole number >= 0, got {weight!r}")
+            out[name] = weight
+        if out and sum(out.values()) == 0:
+            raise ValueError("weights sum to 0: nothing would run")
+        return out
+
+    return parse
+

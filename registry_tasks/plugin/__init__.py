@@ -1,0 +1,17 @@
+"""Everything that imports Locust: user classes, per-process state and seeding, listeners (gates, reports, CSV,
+web UI tab, distributed coordination), load shapes.
+
+Importing this package registers the plugin's listeners on `locust.events` (see `listeners`): a locustfile
+that imports `registry_tasks.plugin` (or anything from it, or the public names of `registry_tasks`) gets
+the options, seeding, gates and reports.
+"""
+
+from locust import events
+
+from . import listeners
+from .state import RegistryRun
+from .users import RegistryPullUser, RegistryPushUser, RegistryUser, registry_task
+
+listeners.register(events)
+
+__all__ = ["RegistryPullUser", "RegistryPushUser", "RegistryRun", "RegistryUser", "registry_task"]

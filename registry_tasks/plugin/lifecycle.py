@@ -1,0 +1,95 @@
+"""The run's life in one process: load the settings and fixtures at init, seed at test start, clean up at stop.
+
+Plain functions; `listeners.register` attaches them to Locust's events.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.runners import MasterRunner
+
+from ..config import SettingsError
+from ..image import ImageError
+from ..registry import RegistryClient
+from ..registry.auth import AuthError
+from ..registry.cleanup import PushLedger, count_only_deletes, delete_pushed
+from ..registry.pushed_log import PushedLog
+from . import distributed, state
+from .seeding import prepare
+from .shapes import install_shape
+from .users import RegistryPushUser, apply_weights
+
+log = logging.getLogger(__name__)
+STARTUP_ERRORS = (SettingsError, ImageError, AuthError)
+
+_pushed = PushLedger()  # this process's image pushes, for --cleanup
+_pushed_log = PushedLog()  # this process's one --pushed-log writer
+
+
+def fail(message: str) -> None:
+    """One clear line and a non-zero exit: a bad fixture or option must not start a load test."""
+    log.error("%s", message)
+    sys.exit(1)
+
+
+def on_init(environment: Environment, **_: Any) -> None:
+    """Load settings and fixtures once per process, before any user exists; bad input ends the process here."""
+    try:
+        run = state.install(state.load_run(environment.host, environment.parsed_options))
+        apply_weights(run.settings)
+        if run.settings.load_shape:
+            install_shape(environment, run.settings.load_shape)
+    except STARTUP_ERRORS as exc:
+        fail(str(exc))
+        return
+    distributed.share_images(environment, run_images)
+
+
+def run_images() -> list[Any]:
+    run = state.current_or_none()
+    return run.images if run else []
+
+
+def on_test_start(environment: Environment, **_: Any) -> None:
+    """Pick up web UI edits, drop classes that --tags left without tasks, then seed (not on a master)."""
+    try:
+        fresh = state.load_run(environment.host, environment.parsed_options)
+    except STARTUP_ERRORS as exc:
+        log.error("%s", exc)
+        if environment.runner is not None:
+            environment.runner.quit()
+        return
+    run = state.current_or_none()
+    if run is None or fresh.settings != run.settings:
+        run = state.install(fresh)
+    environment.user_classes = [cls for cls in environment.user_classes if cls.tasks and cls.weight > 0]
+    distributed.report_images(environment, run.images)
+    if isinstance(environment.runner, MasterRunner) or not environment.host:
+        run.seeded.set()
+        return
+    if not run.seeded.is_set() and run.preparing is None:  # a greenlet: a worker's message loop must not wait
+        seeder = getattr(environment.runner, "worker_index", 0) == 0
+        writes = RegistryPushUser in environment.user_classes
+        run.preparing = gevent.spawn(prepare, run, environment.host, writes, seeder)
+    if run.settings.cleanup:
+        _pushed.watch(environment.events.request, run.push_repository(""))
+    _pushed_log.watch(environment.events.request, run.settings.pushed_log)
+
+
+def on_test_stop(environment: Environment, **_: Any) -> None:
+    """--cleanup: each process deletes what its own users pushed (a master pushed nothing)."""
+    pushed = _pushed.take()
+    run = state.current_or_none()
+    if run is None or not run.settings.cleanup or not pushed or not environment.host:
+        return
+    fire = count_only_deletes(environment.events.request.fire)
+    client = RegistryClient(environment.host, fire, run.client_config(environment.host))
+    try:
+        delete_pushed(client, pushed, run.settings.push_parallel)
+    finally:
+        client.close()

@@ -1,0 +1,38 @@
+"""Every Locust event listener of the plugin, registered here and nowhere else, in this order:
+
+- init_command_line_parser: `config.add_arguments` (our options in Locust's parser, web UI, LOCUST_* variables).
+- init: `web_secrets.on_init` (secrets out of the web UI page before it renders), `lifecycle.on_init` (settings
+  and fixtures; bad input stops the process here), `reports.on_init` (the Registry tab), `final_csv.on_init`.
+- test_start: `lifecycle.on_test_start` (web UI edits taken, then seeding starts).
+- test_stop: `distributed.on_test_stop` (a master first waits for its workers' last figures), then
+  `lifecycle.on_test_stop` (each process deletes its own pushes, `--cleanup`).
+- quitting: `gates.on_quitting` (gates judged on the whole run, summary file), `final_csv.on_quitting` (one
+  more turn of Locust's CSV writer), `reports.on_quitting` (our table completes the HTML report Locust has
+  just written, and the registry CSV).
+
+Registering twice is a no-op, so importing the plugin from several locustfiles is harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import add_arguments
+from . import distributed, final_csv, gates, lifecycle, reports, web_secrets
+
+_registered: set[int] = set()
+
+
+def register(events: Any) -> None:
+    """Attach the plugin's listeners to Locust's `events` (the module-level `locust.events`)."""
+    if id(events) in _registered:
+        return
+    _registered.add(id(events))
+    events.init_command_line_parser.add_listener(add_arguments)
+    for on_init in (web_secrets.on_init, lifecycle.on_init, reports.on_init, final_csv.on_init):
+        events.init.add_listener(on_init)
+    events.test_start.add_listener(lifecycle.on_test_start)
+    for on_test_stop in (distributed.on_test_stop, lifecycle.on_test_stop):
+        events.test_stop.add_listener(on_test_stop)
+    for on_quitting in (gates.on_quitting, final_csv.on_quitting, reports.on_quitting):
+        events.quitting.add_listener(on_quitting)

@@ -1,0 +1,101 @@
+"""Getting the registry ready before the load: seed the fixtures once, or resolve the --pull-image targets.
+
+Requests made here are logged, not counted in the load statistics. Only the seeder (worker 0, or a local
+runner) uploads; other workers poll until its images are there, so N workers do not upload the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import gevent
+
+from ..image import Image
+from ..registry import (
+    PullTarget,
+    RegistryClient,
+    RequestFailed,
+    image_exists,
+    log_request,
+    mount_image,
+    push_image,
+    resolve_target,
+)
+from . import distributed
+from .state import RegistryRun
+
+log = logging.getLogger(__name__)
+
+
+def prepare(run: RegistryRun, host: str, writes: bool, seeder: bool = True) -> None:
+    """Find what pull users pull: the --pull-image targets as they are, else the fixtures, seeded once.
+    With --pull-image, nothing is written unless push users run (manifest-put needs its seeded repository).
+    Only the seeder (worker 0, or a local runner) uploads; other workers wait for its images to appear.
+
+    Requests made here are logged, not counted in the load statistics.
+    """
+    client = RegistryClient(host, log_request, run.client_config(host))
+    try:
+        if not distributed.same_images_as_master():
+            return  # this worker is stopping
+        if run.settings.pull_image:
+            run.targets = resolve_targets(client, run)
+        if writes or not run.settings.pull_image:
+            (seed if seeder else await_seed)(client, run)
+        if not run.settings.pull_image:
+            run.targets = [seeded_target(run, image) for image in run.images]
+    finally:
+        client.close()
+        run.seeded.set()
+
+
+def resolve_targets(client: RegistryClient, run: RegistryRun) -> list[PullTarget]:
+    targets = []
+    for reference in run.settings.pull_image:
+        try:
+            targets.append(resolve_target(client, reference, run.settings.platform))
+        except RequestFailed as exc:
+            log.error("--pull-image %s cannot be pulled: %s", reference, exc)
+    return targets
+
+
+def seeded_target(run: RegistryRun, image: Image) -> PullTarget:
+    return PullTarget(run.seed_repository(image), image.tag, tuple(blob.descriptor for blob in image.blobs))
+
+
+def seed(client: RegistryClient, run: RegistryRun) -> None:
+    """Push every fixture once (skipping what exists), so pulls find them on an empty registry."""
+    for image in run.images:
+        repository = run.seed_repository(image)
+        try:
+            if not image_exists(client, repository, image):
+                push_image(client, repository, image.tag, image, "monolithic", run.settings.chunk_size, 5)
+                log.info("seeded %s:%s (%d bytes)", repository, image.tag, image.size)
+            if not image_exists(client, run.tag_repository(image), image):
+                mount_image(client, repository, run.tag_repository(image), image)
+        except RequestFailed as exc:
+            log.error("seeding %s:%s failed: %s", repository, image.tag, exc)
+
+
+SEED_POLL_SECONDS = 0.5
+
+
+def await_seed(client: RegistryClient, run: RegistryRun) -> None:
+    """Poll (HEAD) until worker 0 has seeded every image, so N workers do not upload the same bytes N times.
+    Bounded: after --request-timeout seconds per image we go on, and pulls of what is missing fail visibly."""
+    deadline = time.monotonic() + run.settings.request_timeout * len(run.images)
+    for image in run.images:
+        for repository in (run.seed_repository(image), run.tag_repository(image)):
+            while not _exists(client, repository, image):
+                if time.monotonic() > deadline:
+                    log.error("%s:%s was not seeded by worker 0 in time; going on without it", repository, image.tag)
+                    break
+                gevent.sleep(SEED_POLL_SECONDS)
+
+
+def _exists(client: RegistryClient, repository: str, image: Image) -> bool:
+    try:
+        return image_exists(client, repository, image)
+    except RequestFailed:  # logged by log_request; the seeder may still be starting
+        return False

@@ -1,0 +1,127 @@
+"""The state one load-generator process shares between its users: checked settings, loaded images, pull targets.
+
+One `RegistryRun` per process, built when Locust starts (bad fixtures or options stop the process there with
+one clear line) and rebuilt at each test start, when web UI edits to the options take effect; `current()` is
+what users see. Seeding it lives in seeding.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+import gevent.event
+
+from ..config import Settings, SettingsError, check_host, client_config, credentials, settings_from
+from ..image import Image, UniqueImageTemplate
+from ..registry import ClientConfig, PullTarget
+from ..sources import load_fixtures, synthetic_image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RegistryRun:
+    """What every user of this process shares: settings, images, and whether seeding is done."""
+
+    settings: Settings
+    images: list[Image]
+    targets: list[PullTarget] = field(default_factory=list)
+    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+    uniques: dict[str, UniqueImageTemplate] = field(default_factory=dict)
+    seeded: gevent.event.Event = field(default_factory=gevent.event.Event)
+    preparing: gevent.Greenlet | None = None
+    client_configs: dict[str, ClientConfig] = field(default_factory=dict)
+    _users: itertools.count = field(default_factory=itertools.count)
+
+    def seed_repository(self, image: Image) -> str:
+        return f"{self.settings.repository_prefix}/{image.name}"
+
+    def push_repository(self, name: str) -> str:
+        """Where image-push stores one image: a repository of its own (--cleanup deletes it again)."""
+        return f"{self.settings.repository_prefix}/push-{name}"
+
+    def tag_repository(self, image: Image) -> str:
+        """Where manifest-put adds tags: apart from the pulled repository, because distribution's filesystem
+        driver rewrites a manifest's revision link on every PUT, and a GET racing that rewrite fails with
+        500 "invalid checksum digest format" (seen with 2.8.2) - a registry bug, not the load we mean."""
+        return f"{self.seed_repository(image)}-tags"
+
+    def next_user(self) -> int:
+        return next(self._users)
+
+    def pick_image(self) -> Image:
+        """A fixture image, in the shares of --image-mix when given."""
+        return random.choices(self.images, self.settings.image_mix or None)[0]
+
+    def pick_target(self) -> PullTarget:
+        """An image to pull: --pull-image targets alike, seeded fixtures in the shares of --image-mix."""
+        mix = None if self.settings.pull_image else self.settings.image_mix or None
+        return random.choices(self.targets, mix)[0]
+
+    def image_for_push(self, token: str) -> Image:
+        """A fixture image, made new bytes per push when --unique-layers asks for it."""
+        image = self.pick_image()
+        if not self.settings.unique_layers:
+            return image
+        template = self.uniques.get(image.name)
+        if template is None:
+            template = self.uniques[image.name] = UniqueImageTemplate.of(image)
+        return template.make(token)
+
+    def client_config(self, host: str) -> ClientConfig:
+        """Built once per host and shared by every user: credentials may come from reading a docker config."""
+        config = self.client_configs.get(host)
+        if config is None:
+            config = self.client_configs[host] = client_config(self.settings, host)
+        return config
+
+
+def load_run(host: str | None, parsed_options: Any) -> RegistryRun:
+    """Settings and images from the current options; raises SettingsError, ImageError or AuthError."""
+    if host:
+        check_host(host)
+    settings = settings_from(parsed_options)
+    if settings.synthetic_images:
+        images = [synthetic_image(spec, settings.synthetic_seed) for spec in settings.synthetic_images.split()]
+    else:
+        directory: str | None = settings.fixtures_dir
+        if directory == Settings.fixtures_dir and not os.path.isdir(settings.fixtures_dir):
+            directory = None  # no fixtures/ where locust runs: the built-in image, as with an empty one
+        images = load_fixtures(directory, settings.platform, settings.synthetic_seed)
+    if settings.image_mix and len(settings.image_mix) != len(images):
+        names = ", ".join(image.name for image in images)
+        raise SettingsError(f"--image-mix: {len(settings.image_mix)} shares for {len(images)} images ({names})")
+    if settings.pull_push_ratio and settings.user_weights:
+        raise SettingsError("--pull-push-ratio and the scenario's user-weights both set the pull/push mix: keep one")
+    credentials(settings, host or "")  # an unreadable docker config stops us here, not mid-run
+    if settings.registry_insecure:
+        log.warning("--registry-insecure: the registry's TLS certificate is not verified")
+    return RegistryRun(settings, images)
+
+
+_current: RegistryRun | None = None
+
+
+def current() -> RegistryRun:
+    """This process's run; users call it at their start."""
+    if _current is None:
+        raise RuntimeError("registry_tasks was not initialised (import registry_tasks.plugin from the locustfile)")
+    return _current
+
+
+def current_or_none() -> RegistryRun | None:
+    return _current
+
+
+def install(run: RegistryRun) -> RegistryRun:
+    """Make `run` the process's current run (at init, and at a test start whose settings changed)."""
+    global _current
+    _current = run
+    return run

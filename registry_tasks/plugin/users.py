@@ -1,0 +1,152 @@
+"""Locust user classes: thin, they choose an image and a repository and run one client call or workflow.
+
+`RegistryUser` is the base class for user-written locustfiles too: each user gets its own `RegistryClient`
+(`self.registry`) reporting into Locust's stats, and the process's shared run (`self.shared`: settings,
+seeded images, pull targets), and waits for seeding before its first task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import random
+from collections.abc import Callable
+from typing import Any
+
+from locust import User, tag, task
+from locust.exception import StopUser
+
+from ..config import Settings
+from ..image import Blob
+from ..load import tasks
+from ..registry import PullTarget, RegistryClient, RequestFailed, pull_image, push_image
+from . import state
+
+
+def registry_task(call: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A task whose failures were already reported as request failures: stop it quietly."""
+
+    def run_task(user: Any) -> None:
+        with contextlib.suppress(RequestFailed):
+            call(user)
+
+    run_task.__name__ = call.__name__
+    run_task.__doc__ = call.__doc__
+    return run_task
+
+
+class RegistryUser(User):
+    """Common start and stop: one RegistryClient per user, waiting for seeding before the first task."""
+
+    abstract = True
+
+    def on_start(self) -> None:
+        self.shared = state.current()
+        self.index = self.shared.next_user()
+        self.pushes = itertools.count()
+        fire = self.environment.events.request.fire
+        self.registry = RegistryClient(self.host or "", fire, self.shared.client_config(self.host or ""))
+        self.shared.seeded.wait()
+
+    def on_stop(self) -> None:
+        self.registry.close()
+
+    def push_name(self) -> str:
+        """Unique per push across workers, users and runs: run id, worker, user, counter."""
+        worker = getattr(self.environment.runner, "worker_index", 0)
+        return f"{self.shared.run_id}-w{worker}-u{self.index}-{next(self.pushes)}"
+
+
+class RegistryPullUser(RegistryUser):
+    """Pulls the seeded fixtures (or the --pull-image targets): manifest and blob GETs, whole images."""
+
+    weight = 3
+
+    def target(self) -> PullTarget:
+        if not self.shared.targets:
+            raise StopUser()  # nothing can be pulled: preparing said why, once, in the log
+        return self.shared.pick_target()
+
+    @tag(tasks.MANIFEST_GET)
+    @task(3)
+    @registry_task
+    def manifest_get(self) -> None:
+        target = self.target()
+        self.registry.get_manifest(target.repository, target.reference)
+
+    @tag(tasks.BLOB_GET)
+    @task(2)
+    @registry_task
+    def blob_get(self) -> None:
+        target = self.target()
+        blob = random.choice(target.blobs)
+        self.registry.get_blob(target.repository, blob.digest, blob.size)
+
+    @tag(tasks.IMAGE_PULL)
+    @task(1)
+    @registry_task
+    def image_pull(self) -> None:
+        target = self.target()
+        settings = self.shared.settings
+        pull_image(self.registry, target.repository, target.reference, settings.platform, settings.pull_parallel)
+
+
+class RegistryPushUser(RegistryUser):
+    """Pushes to a repository and tag of its own per push, so that no two pushes overwrite each other."""
+
+    weight = 1
+
+    @tag(tasks.CHUNKED_UPLOAD)
+    @task(1)
+    @registry_task
+    def chunked_upload(self) -> None:
+        name = self.push_name()
+        image = self.shared.image_for_push(name)
+        blob: Blob = max(image.layers, key=lambda layer: layer.size, default=image.config)
+        repository = f"{self.shared.settings.repository_prefix}/upload-{name}"
+        self.registry.upload_blob(repository, blob, "chunked", self.shared.settings.chunk_size)
+
+    @tag(tasks.MANIFEST_PUT)
+    @task(2)
+    @registry_task
+    def manifest_put(self) -> None:
+        image = self.shared.pick_image()
+        self.registry.put_manifest(self.shared.tag_repository(image), f"put-{self.push_name()}", image.manifest)
+
+    @tag(tasks.IMAGE_PUSH)
+    @task(1)
+    @registry_task
+    def image_push(self) -> None:
+        name = self.push_name()
+        image = self.shared.image_for_push(name)
+        settings = self.shared.settings
+        repository = self.shared.push_repository(name)
+        mode, chunk, parallel = settings.upload_mode, settings.chunk_size, settings.push_parallel
+        push_image(self.registry, repository, image.tag, image, mode, chunk, parallel)
+
+
+USER_CLASSES: dict[str, type[RegistryUser]] = {"pull": RegistryPullUser, "push": RegistryPushUser}
+TASKS = {
+    tasks.MANIFEST_GET: (RegistryPullUser, RegistryPullUser.manifest_get),
+    tasks.BLOB_GET: (RegistryPullUser, RegistryPullUser.blob_get),
+    tasks.IMAGE_PULL: (RegistryPullUser, RegistryPullUser.image_pull),
+    tasks.CHUNKED_UPLOAD: (RegistryPushUser, RegistryPushUser.chunked_upload),
+    tasks.MANIFEST_PUT: (RegistryPushUser, RegistryPushUser.manifest_put),
+    tasks.IMAGE_PUSH: (RegistryPushUser, RegistryPushUser.image_push),
+}
+
+
+assert tuple(TASKS) == tasks.TASK_NAMES and tuple(USER_CLASSES) == tasks.USER_NAMES
+
+
+def apply_weights(settings: Settings) -> None:
+    """Task and user weights (scenario, --pull-push-ratio); tasks weighted 0 are dropped from their class."""
+    if settings.weights:
+        for user_class in USER_CLASSES.values():
+            user_class.tasks = []
+        for name, (user_class, function) in TASKS.items():
+            user_class.tasks += [function] * settings.weights.get(name, 0)
+    ratio = settings.pull_push_ratio
+    user_weights = {"pull": ratio[0], "push": ratio[1]} if ratio else settings.user_weights
+    for name, weight in user_weights.items():
+        USER_CLASSES[name].weight = weight
