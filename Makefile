@@ -7,8 +7,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY = $(VENV)/bin/python
 STAMP = $(VENV)/.installed
-# Lint only what exists yet (bench/ and locustfile.py arrive with their own changes).
-LINT_PATHS = $(wildcard registry_tasks tests locustfile.py bench)
+# Lint only what exists yet (bench/, examples/ and locustfile.py arrive with their own changes).
+LINT_PATHS = $(wildcard registry_tasks tests locustfile.py bench examples)
 # System tools the tests use; package names on Debian are the same.
 TOOLS ?= docker-registry skopeo docker-compose
 

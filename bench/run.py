@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.measure import run_locust
 from bench.report import Row, add_ratios, make_row, table, unit_notes, write_json
 from registry_tasks.image import Image
-from registry_tasks.registry.client import ClientConfig, RegistryClient, log_request
+from registry_tasks.registry import ClientConfig, RegistryClient, log_request
 from registry_tasks.registry.workflows import push_image
 from registry_tasks.sources import synthetic_image
 from registry_tasks.tools.local_registry import LocalRegistry, start_registry

@@ -1,0 +1,224 @@
+"""One simulated client's conversation with a registry: its transport, its auth state, and the measuring of
+each call, under the API operations that `RegistryClient` builds on top.
+
+Every call is reported through a `fire` callable with Locust's `events.request.fire` signature, so the same code
+serves Locust users (counted in the stats) and seeding (only logged). A failed call is reported once, with the
+registry's error code in the message, and then raised as `RequestFailed` so that the workflow above it stops
+without reporting it again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import gevent
+import gevent.lock
+
+from . import names
+from .auth import Authenticator, AuthError, Challenge, Credentials, scope_for, token_url
+from .errors import DigestMismatch, RegistryError, RequestFailed, error_message, retry_after_seconds
+from .transport import ConnectTimeout, ProtocolError, Response, Transport, TransportConfig
+
+RequestHook = Callable[..., None]
+"""Locust's `events.request.fire(request_type=, name=, response_time=, response_length=, exception=, context=)`."""
+
+ERROR_BODY_LIMIT = 64 << 10
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """How a client talks to its registry."""
+
+    verify_digests: bool = True
+    connect_timeout: float = 10.0
+    network_timeout: float = 120.0
+    concurrency: int = 5
+    tls_verify: bool = True
+    ca_file: str | None = None
+    user_agent: str = "registry-tasks/0.1 (locust)"
+    credentials: Credentials | None = None
+    honor_retry_after: bool = False
+
+    def transport(self) -> TransportConfig:
+        return TransportConfig(
+            connect_timeout=self.connect_timeout,
+            network_timeout=self.network_timeout,
+            concurrency=self.concurrency,
+            tls_verify=self.tls_verify,
+            ca_file=self.ca_file,
+            default_headers={"User-Agent": self.user_agent},
+        )
+
+
+@dataclass
+class Outcome:
+    """Filled in by a call while its timer runs: the bytes moved decide `response_length`."""
+
+    length: int = 0
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+class RegistrySession:
+    """Sends requests to one registry with auth, redirects and back-off; `measure` times and reports them."""
+
+    def __init__(self, base_url: str, fire: RequestHook, config: ClientConfig | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.fire = fire
+        self.config = config or ClientConfig()
+        self.transport = Transport(self.config.transport())
+        self.auth = Authenticator(self.config.credentials)
+        self._base_netloc = urlsplit(self.base_url).netloc
+        self._token_locks: dict[tuple[str, ...], gevent.lock.Semaphore] = {}
+        self._not_before = 0.0  # monotonic time before which --honor-retry-after holds our next call back
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # --- requests --------------------------------------------------------------------------------
+
+    def _follow(self, method: str, url: str, headers: dict[str, str], body: Any = None) -> Response:
+        """One request, following redirects by hand; Authorization goes only to the registry's own host."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self.transport.request(method, url, headers, body)
+            if response.status not in REDIRECT_STATUSES or method not in ("GET", "HEAD"):
+                return response
+            location = response.header("Location")
+            if not location:
+                return response
+            response.read(ERROR_BODY_LIMIT)
+            url = urljoin(url, location)
+            if urlsplit(url).netloc != self._base_netloc:
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        raise RegistryError(f"more than {MAX_REDIRECTS} redirects")
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], body: Any = None, scopes: tuple[str, ...] = ()
+    ) -> Response:
+        """A registry request with auth: known credentials up front; on a 401, answer the challenge and retry
+        once (a cached token the registry calls invalid or short of scope is fetched anew)."""
+        for attempt in (1, 2):
+            authorization = self.auth.header(scopes)
+            sent = {**headers, "Authorization": authorization} if authorization else headers
+            response = self._follow(method, url, sent, body)
+            if response.status != 401 or attempt == 2:
+                return response
+            response.read(ERROR_BODY_LIMIT)
+            try:
+                challenge = self.auth.learn(response.header("WWW-Authenticate"))
+            except AuthError as exc:
+                raise RegistryError(f"401 {exc}") from None
+            if challenge.scheme == "bearer":
+                with self._token_lock(scopes):  # parallel blob requests share one fetch, as containerd's do
+                    if self.auth.header(scopes) == authorization:  # nobody renewed it while we waited
+                        self.auth.forget(scopes)
+                        self._fetch_token(challenge, scopes)
+            if hasattr(body, "seek"):
+                body.seek(0)
+        raise AssertionError("unreachable")
+
+    def _token_lock(self, scopes: tuple[str, ...]) -> gevent.lock.Semaphore:
+        return self._token_locks.setdefault(tuple(sorted(scopes)), gevent.lock.Semaphore())
+
+    def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...]) -> None:
+        """GET the token server, reported as its own `token` entry so its load shows. It may be another host:
+        our Basic credentials go to it on purpose (docker does)."""
+        wanted = tuple(dict.fromkeys((*scopes, *challenge.scopes)))
+        credentials = self.config.credentials
+        headers = {"Authorization": credentials.basic()} if credentials else {}
+        with self.measure("GET", names.TOKEN) as outcome:
+            response = self.transport.request("GET", token_url(challenge, wanted), headers)
+            self._expect(response, 200)
+            body = response.read(ERROR_BODY_LIMIT)
+            outcome.length = len(body)
+            try:
+                self.auth.store(scopes, body)
+            except AuthError as exc:
+                raise RegistryError(str(exc)) from None
+
+    def _call(
+        self,
+        method: str,
+        repository: str,
+        tail: str,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        also: tuple[str, ...] = (),
+    ) -> Response:
+        """A request under `/v2/<repository>/`, with the scope its method needs (push for writes)."""
+        scopes = scope_for(repository, method not in ("GET", "HEAD")) + also
+        return self._send(method, f"{self.base_url}/v2/{repository}/{tail}", headers or {}, body, scopes)
+
+    def _on_upload(
+        self, method: str, repository: str, url: str, headers: dict[str, str] | None = None, body: Any = None
+    ) -> Response:
+        """A request on an upload URL (kept as the registry gave it), with the repository's push scope."""
+        return self._send(method, url, headers or {}, body, scope_for(repository, True))
+
+    @staticmethod
+    def _expect(response: Response, *statuses: int) -> None:
+        if response.status not in statuses:
+            message = error_message(response.status, response.read(ERROR_BODY_LIMIT))
+            retry_after = retry_after_seconds(response.header("Retry-After"))
+            raise RegistryError(message, response.status, retry_after)
+
+    # --- reporting -------------------------------------------------------------------------------
+
+    @contextmanager
+    def measure(self, request_type: str, name: str, **context: Any) -> Iterator[Outcome]:
+        """Time a block and report it once; a failure inside is reported here and raised as RequestFailed.
+
+        A Retry-After the registry sent holds the next call back (--honor-retry-after), before its timer starts.
+        """
+        self._wait_as_told()
+        outcome = Outcome(context=dict(context))
+        start = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            yield outcome
+        except (RequestFailed, RegistryError, DigestMismatch) as exc:
+            error = exc
+        except ProtocolError as exc:  # an answer that is not HTTP we can read: its own words, no "bad response"
+            error = RegistryError(str(exc))
+        except TimeoutError as exc:
+            error = RegistryError(self._timeout_message(exc))
+        except OSError as exc:  # refused, reset, TLS
+            error = ConnectionError(f"{type(exc).__name__}: {exc}")
+        except ValueError as exc:  # a JSON body that does not parse, a malformed header
+            error = RegistryError(f"bad response: {exc}")
+        elapsed = (time.perf_counter() - start) * 1000.0
+        self.fire(
+            request_type=request_type,
+            name=name,
+            response_time=elapsed,
+            response_length=outcome.length,
+            exception=error,
+            context=outcome.context,
+            response=None,
+            url=None,
+        )
+        if error is not None:
+            self._note_retry_after(error)
+            raise RequestFailed(str(error), getattr(error, "status", None)) from error
+
+    def _timeout_message(self, exc: TimeoutError) -> str:
+        if isinstance(exc, ConnectTimeout):
+            return f"timeout: no connection within {self.config.connect_timeout:g} s"
+        return f"timeout: no progress for {self.config.network_timeout:g} s"
+
+    def _note_retry_after(self, error: BaseException) -> None:
+        seconds = getattr(error, "retry_after", None)
+        if self.config.honor_retry_after and seconds:
+            self._not_before = max(self._not_before, time.monotonic() + seconds)
+
+    def _wait_as_told(self) -> None:
+        """Sleep (in the calling greenlet: this user's) until the back-off a registry asked for has passed."""
+        delay = self._not_before - time.monotonic()
+        if delay > 0:
+            gevent.sleep(delay)
