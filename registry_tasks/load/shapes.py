@@ -1,7 +1,7 @@
 """Load shapes picked by option (`--load-shape ramp|step|spike`) instead of a class in the locustfile.
 
 A shape spans the run time (`-t`) and peaks at `-u` users. Steps and spikes are reached at `-r` users per
-second; a ramp's slope is the ramp itself. (No Locust here: options.py parses shapes; users.py runs them.)
+second; a ramp's slope is the ramp itself. (No Locust here: config/values.py parses shapes; plugin/shapes.py runs them.)
 
 - `ramp[:UP%]`: 0 to -u users over the first UP% of the run (default 50), then -u until the end.
 - `step[:N]`: N equal steps (default 4), each 1/N of the run: -u/N users, then 2·-u/N, ... -u.

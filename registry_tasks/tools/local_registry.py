@@ -5,8 +5,8 @@ program as `docker-registry`. Each instance gets its own temporary directory (co
 that is removed on stop, so runs never see each other's data.
 
 CLI for `make run` (the registry outlives the Python process):
-    python -m registry_tasks.local_registry start --state-dir DIR   # prints the URL
-    python -m registry_tasks.local_registry stop --state-dir DIR
+    python -m registry_tasks.tools.local_registry start --state-dir DIR   # prints the URL
+    python -m registry_tasks.tools.local_registry stop --state-dir DIR
 """
 
 from __future__ import annotations
@@ -293,7 +293,7 @@ def start_detached(state_dir: Path, timeout: float = 20) -> LocalRegistry:
     if pid_file.exists() and _pid_alive(int(pid_file.read_text().strip())):
         raise RegistryStartError(
             f"a registry from {state_dir} is still running at {(state_dir / 'url').read_text().strip()}; "
-            f"stop it with: python -m registry_tasks.local_registry stop --state-dir {state_dir}"
+            f"stop it with: python -m registry_tasks.tools.local_registry stop --state-dir {state_dir}"
         )
     shutil.rmtree(state_dir, ignore_errors=True)
     state_dir.mkdir(parents=True)
@@ -304,7 +304,8 @@ def start_detached(state_dir: Path, timeout: float = 20) -> LocalRegistry:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m registry_tasks.local_registry", description=__doc__.split("\n")[0])
+    prog = "python -m registry_tasks.tools.local_registry"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("start", "stop"))
     parser.add_argument("--state-dir", type=Path, default=Path(".run/registry"), help="where url, pid, data live")
     parser.add_argument("--timeout", type=float, default=20, help="seconds to wait for the registry to answer")

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,13 @@ def test_the_public_api_loads_without_locust_until_a_user_class_is_taken() -> No
     assert {"RegistryUser", "RegistryClient", "pull_image", "push_image", "load_fixtures", "synthetic_image"} <= names
     for name in names:
         assert getattr(registry_tasks, name) is not None
+
+
+def test_the_audit_command_imports_no_locust_and_registers_no_listener() -> None:
+    """`python -m registry_tasks audit` runs without Locust: importing it must not load (or patch) anything of it."""
+    probe = (
+        "import sys, registry_tasks.__main__, registry_tasks.tools.audit;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'flask')))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
