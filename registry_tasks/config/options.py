@@ -10,9 +10,14 @@ from typing import Any
 
 from ..load import TASK_NAMES, USER_NAMES
 from ..registry import names
+from ..registry.profiles import DEFAULT as DEFAULT_PROFILE
+from ..registry.profiles import PROFILES
 from .values import (
     UPLOAD_MODES,
     boolean,
+    client_mix,
+    client_profile,
+    count_or_profile,
     entry_limits,
     existing_file,
     image_references,
@@ -34,6 +39,8 @@ TOTAL = "Aggregated"
 """Locust's total row, which a gate may name too."""
 GATE_ENTRIES = (*names.ENTRY_NAMES, TOTAL)
 """Stats entries a gate may name: every one the registry layer reports, and the total."""
+PROFILE_NAMES = tuple(PROFILES)
+UPLOAD_CHOICES = ("", *UPLOAD_MODES)
 MS_LIMITS = entry_limits("ms", GATE_ENTRIES)
 MBPS_LIMITS = entry_limits("MB/s", GATE_ENTRIES)
 
@@ -64,11 +71,14 @@ OPTIONS = (
     Option("synthetic-images", "", text, "Use synthetic images instead of fixtures, e.g. '3x10MiB 1x50MiB'"),
     Option("synthetic-seed", 0, seed, "Seed of synthetic image bytes (same seed, same bytes everywhere)"),
     Option("chunk-size", "5MiB", positive_size, "Bytes per PATCH in chunked uploads (e.g. 5MiB)"),
-    Option("upload-mode", "chunked", upload_mode, "Blob upload shape in image-push", UPLOAD_MODES),
+    Option("client-profile", DEFAULT_PROFILE, client_profile, "Real client whose requests users send", PROFILE_NAMES),
+    Option("client-mix", [], client_mix, "Fleet of clients as PROFILE=SHARE, e.g. containerd=80,docker=20"),
+    Option("user-agent", "", text, "User-Agent instead of the client profile's (which ends in registry-tasks/V)"),
+    Option("upload-mode", "", upload_mode, "Blob upload shape in image-push (empty: the profile's)", UPLOAD_CHOICES),
     Option("verify-digests", True, boolean, "Hash every downloaded blob and manifest against its digest"),
     Option("repository-prefix", "loadtest", repository_prefix, "Repository namespace for seeded and pushed images"),
-    Option("pull-parallel", 3, positive_int, "Layers downloaded at once per image-pull (docker: 3)"),
-    Option("push-parallel", 5, positive_int, "Blobs uploaded at once per image-push (docker: 5)"),
+    Option("pull-parallel", 0, count_or_profile, "Layers downloaded at once per image-pull (0: the profile's)"),
+    Option("push-parallel", 0, count_or_profile, "Blobs uploaded at once per image-push (0: the profile's)"),
     Option("unique-layers", False, boolean, "Make every pushed image's layers new bytes, so nothing deduplicates"),
     Option("platform", "linux/amd64", platform, "Platform chosen from manifest lists and OCI indexes"),
     Option("request-timeout", 120, positive_int, "Seconds a request may wait for the registry (connect and read)"),

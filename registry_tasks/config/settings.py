@@ -33,11 +33,14 @@ class Settings:
     synthetic_images: str = ""
     synthetic_seed: int = 0
     chunk_size: int = 5 * MIB
-    upload_mode: str = "chunked"
+    client_profile: str = "docker"
+    client_mix: Mapping[str, int] = field(default_factory=dict)
+    user_agent: str = ""
+    upload_mode: str = ""
     verify_digests: bool = True
     repository_prefix: str = "loadtest"
-    pull_parallel: int = 3
-    push_parallel: int = 5
+    pull_parallel: int = 0
+    push_parallel: int = 0
     unique_layers: bool = False
     platform: Platform = field(default_factory=lambda: Platform("linux", "amd64"))
     request_timeout: int = 120

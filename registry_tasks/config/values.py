@@ -10,8 +10,9 @@ from typing import Any
 
 from ..image import ImageError, Platform, parse_size
 from ..load import Shape
+from ..registry.profiles import PROFILES, UPLOAD_STYLES
 
-UPLOAD_MODES = ("chunked", "monolithic", "stream")
+UPLOAD_MODES = UPLOAD_STYLES
 REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 
 
@@ -42,9 +43,52 @@ def boolean(value: Any) -> bool:
 
 
 def upload_mode(value: Any) -> str:
-    if value not in UPLOAD_MODES:
-        raise ValueError(f"{value!r} is not one of {', '.join(UPLOAD_MODES)}")
+    """An upload style, or "" for the client profile's."""
+    if value not in ("", *UPLOAD_MODES):
+        raise ValueError(f"{value!r} is not one of {', '.join(UPLOAD_MODES)} (or empty: the client profile's)")
     return str(value)
+
+
+def count_or_profile(value: Any) -> int:
+    """A whole number of things at once, 0 meaning "as the client profile does"."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{value!r} is not a whole number")
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"{value!r} must be 0 (the client profile's) or more")
+    return number
+
+
+def client_profile(value: Any) -> str:
+    if value not in PROFILES:
+        raise ValueError(f"{value!r} is not one of {', '.join(PROFILES)}")
+    return str(value)
+
+
+def client_mix(value: Any) -> dict[str, int]:
+    """`containerd=80,docker=20` (text, repeated options, a YAML list) or a YAML mapping of profile -> share."""
+    if value in ("", None, [], {}):
+        return {}
+    if isinstance(value, Mapping):
+        pairs = [(str(name), share) for name, share in value.items()]
+    else:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+            raise ValueError(f"{value!r} is not PROFILE=SHARE items, e.g. containerd=80,docker=20")
+        texts = [part for item in items for part in item.replace(",", " ").split()]
+        pairs = [(name, share) for name, _, share in (text.partition("=") for text in texts)]
+        for (_, share), text in zip(pairs, texts, strict=True):
+            if not share:
+                raise ValueError(f"{text!r} is not PROFILE=SHARE, e.g. containerd=80")
+    mix: dict[str, int] = {}
+    for name, share in pairs:
+        client_profile(name)
+        if isinstance(share, bool) or not str(share).isdigit():
+            raise ValueError(f"share of {name} must be a whole number >= 0, got {share!r}")
+        mix[name] = int(share)
+    if not sum(mix.values()):
+        raise ValueError("shares sum to 0: no client would run")
+    return mix
 
 
 def repository_prefix(value: Any) -> str:

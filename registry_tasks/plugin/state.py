@@ -21,6 +21,7 @@ import gevent.event
 from ..config import Settings, SettingsError, check_host, client_config, credentials, settings_from
 from ..image import Image, UniqueImageTemplate
 from ..registry import ClientConfig, PullTarget
+from ..registry.profiles import MINIMAL, PROFILES, ClientProfile
 from ..sources import load_fixtures, synthetic_image
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,19 @@ class RegistryRun:
             template = self.uniques[image.name] = UniqueImageTemplate.of(image)
         return template.make(token)
 
-    def client_config(self, host: str) -> ClientConfig:
-        """Built once per host and shared by every user: credentials may come from reading a docker config."""
-        config = self.client_configs.get(host)
+    def client_config(self, host: str, profile: ClientProfile = MINIMAL) -> ClientConfig:
+        """Built once per host and profile and shared by every user: credentials may come from a docker config."""
+        key = f"{profile.name} {host}"
+        config = self.client_configs.get(key)
         if config is None:
-            config = self.client_configs[host] = client_config(self.settings, host)
+            config = self.client_configs[key] = client_config(self.settings, host, profile)
         return config
+
+    def pick_profile(self) -> ClientProfile:
+        """The client a new user sends as: --client-profile, or one drawn in the shares of --client-mix."""
+        mix = self.settings.client_mix
+        name = random.choices(list(mix), list(mix.values()))[0] if mix else self.settings.client_profile
+        return PROFILES[name]
 
 
 def load_run(host: str | None, parsed_options: Any) -> RegistryRun:
@@ -98,6 +106,8 @@ def load_run(host: str | None, parsed_options: Any) -> RegistryRun:
     if settings.image_mix and len(settings.image_mix) != len(images):
         names = ", ".join(image.name for image in images)
         raise SettingsError(f"--image-mix: {len(settings.image_mix)} shares for {len(images)} images ({names})")
+    if settings.client_mix and settings.client_profile != Settings.client_profile:
+        raise SettingsError("--client-mix and --client-profile both choose the clients: keep one")
     if settings.pull_push_ratio and settings.user_weights:
         raise SettingsError("--pull-push-ratio and the scenario's user-weights both set the pull/push mix: keep one")
     credentials(settings, host or "")  # an unreadable docker config stops us here, not mid-run

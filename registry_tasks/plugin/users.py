@@ -45,7 +45,8 @@ class RegistryUser(User):
         self.index = self.shared.next_user()
         self.pushes = itertools.count()
         fire = self.environment.events.request.fire
-        self.registry = RegistryClient(self.host or "", fire, self.shared.client_config(self.host or ""))
+        self.profile = self.shared.pick_profile()
+        self.registry = RegistryClient(self.host or "", fire, self.shared.client_config(self.host or "", self.profile))
         self.shared.seeded.wait()
 
     def on_stop(self) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from ..image import (
-    ACCEPTED_MANIFEST_TYPES,
     DOCKER_SCHEMA1,
     DOCKER_SCHEMA1_SIGNED,
     Blob,
@@ -25,6 +24,7 @@ from ..image import (
 from . import names
 from .auth import scope_for
 from .errors import DigestMismatch, RegistryError, RequestFailed
+from .profiles import CHUNKED, MONOLITHIC, POOL_PER_OPERATION, STREAM, STREAM_ENCODED
 from .session import ERROR_BODY_LIMIT, ClientConfig, Outcome, RegistrySession, RequestHook
 from .transport import Response
 
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 READ_CHUNK = 1 << 20
 MANIFEST_LIMIT = 4 << 20  # distribution refuses larger manifests
-ACCEPT = {"Accept": ", ".join(ACCEPTED_MANIFEST_TYPES)}
+KNOWN_BLOBS_LIMIT = 10_000  # blobs a client remembers where it saw them (for mounts), newest kept
 
 
 @dataclass
@@ -57,14 +57,40 @@ class RegistryClient(RegistrySession):
 
     def __init__(self, base_url: str, fire: RequestHook, config: ClientConfig | None = None) -> None:
         super().__init__(base_url, fire, config)
+        self.profile = self.config.profile
+        accept = self.profile.accept
+        self._accept: dict[str, Any] = {"Accept": ", ".join(accept) if self.profile.accept_joined else accept}
         self._buffers: list[bytearray] = []  # one receive buffer per blob read in flight, reused
+        self.known_blobs: dict[str, str] = {}
+        """Blob digest -> a repository of this registry where this client saw it (pulled, pushed, found)."""
+
+    def begin_operation(self) -> None:
+        """A new image operation, as a fresh client process or transfer would start it: per the profile, a new
+        connection pool and no cached token."""
+        if self.profile.connections == POOL_PER_OPERATION:
+            self.transport.close()
+        if self.profile.token_per_operation:
+            self.auth.tokens.clear()
+
+    def knows(self, digest: str, repository: str) -> None:
+        self.known_blobs.pop(digest, None)
+        self.known_blobs[digest] = repository
+        if len(self.known_blobs) > KNOWN_BLOBS_LIMIT:
+            del self.known_blobs[next(iter(self.known_blobs))]
+
+    def ping(self) -> None:
+        """GET /v2/: the version check docker and skopeo make before each image operation."""
+        with self.measure("GET", names.PING):
+            response = self._send("GET", f"{self.base_url}/v2/", {})
+            response.read(ERROR_BODY_LIMIT)
+            self._expect(response, 200)
 
     # --- manifests -------------------------------------------------------------------------------
 
     def get_manifest(self, repository: str, reference: str) -> tuple[str, bytes, str]:
         """GET a manifest with every type we read in Accept; returns (media type, bytes, digest)."""
         with self.measure("GET", names.MANIFEST_GET, repository=repository, reference=reference) as outcome:
-            response = self._call("GET", repository, f"manifests/{reference}", ACCEPT)
+            response = self._call("GET", repository, f"manifests/{reference}", self._accept)
             self._expect(response, 200)
             data = response.read(MANIFEST_LIMIT)
             outcome.length = len(data)
@@ -83,16 +109,19 @@ class RegistryClient(RegistrySession):
         if announced and announced.startswith("sha256:") and announced != digest:
             raise DigestMismatch("manifest bytes do not match Docker-Content-Digest")
 
-    def head_manifest(self, repository: str, reference: str) -> str | None:
-        """The digest of a manifest if it exists (404 is an answer, not a failure)."""
+    def head_manifest(self, repository: str, reference: str, required: bool = False) -> str | None:
+        """The digest of a manifest if it exists; a 404 is an answer, not a failure, unless `required` (a pull
+        resolving its tag); None also when the registry sends no Docker-Content-Digest."""
         with self.measure("HEAD", names.MANIFEST_HEAD, repository=repository, reference=reference) as outcome:
-            found = self._probe(outcome, repository, f"manifests/{reference}", ACCEPT)
+            found = self._probe(outcome, repository, f"manifests/{reference}", self._accept, required)
             return found.header("Docker-Content-Digest") if found else None
 
-    def _probe(self, outcome: Outcome, repository: str, tail: str, headers: dict[str, str] | None = None) -> Any:
+    def _probe(
+        self, outcome: Outcome, repository: str, tail: str, headers: Any = None, required: bool = False
+    ) -> Any:
         """HEAD something that may not be there: the 200 answer, or None for a 404 (an answer, not a failure)."""
         response = self._call("HEAD", repository, tail, headers)
-        self._expect(response, 200, 404)
+        self._expect(response, *((200,) if required else (200, 404)))
         outcome.context["exists"] = response.status == 200
         return response if response.status == 200 else None
 
@@ -138,11 +167,15 @@ class RegistryClient(RegistrySession):
                 raise DigestMismatch("blob size differs from its descriptor")
             if hasher is not None and hasher_digest(hasher) != digest:
                 raise DigestMismatch("blob bytes do not match their digest")
+            self.knows(digest, repository)
             return total
 
     def blob_exists(self, repository: str, digest: str) -> bool:
         with self.measure("HEAD", names.BLOB_HEAD, repository=repository, digest=digest) as outcome:
-            return self._probe(outcome, repository, f"blobs/{digest}") is not None
+            found = self._probe(outcome, repository, f"blobs/{digest}") is not None
+            if found:
+                self.knows(digest, repository)
+            return found
 
     def start_upload(self, repository: str) -> UploadSession:
         with self.measure("POST", names.UPLOAD_START, repository=repository):
@@ -159,6 +192,8 @@ class RegistryClient(RegistrySession):
             response.read(ERROR_BODY_LIMIT)
             self._expect(response, 201, 202)
             outcome.context["mounted"] = response.status == 201
+        if response.status == 201:
+            self.knows(digest, repository)
         if response.status == 202:
             self._cancel(self._session(repository, response))
         return response.status == 201
@@ -188,9 +223,15 @@ class RegistryClient(RegistrySession):
         except ValueError:
             raise RegistryError(f"upload answer with malformed Range {value!r}") from None
 
-    def upload_chunk(self, session: UploadSession, blob: Blob, start: int, end: int, ranged: bool = True) -> None:
-        """PATCH bytes [start, end) of a blob; the Range answer must show the registry has them all."""
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(end - start)}
+    def upload_chunk(
+        self, session: UploadSession, blob: Blob, start: int, end: int, ranged: bool = True, encoded: bool = False
+    ) -> None:
+        """PATCH bytes [start, end) of a blob; the Range answer must show the registry has them all. `ranged`
+        sends Content-Range (a chunked upload); `encoded` sends no length at all but Transfer-Encoding: chunked,
+        as docker streams a layer it compresses on the fly."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if not encoded:
+            headers["Content-Length"] = str(end - start)
         if ranged:
             headers["Content-Range"] = f"{start}-{end - 1}"
         with self.measure("PATCH", names.UPLOAD_CHUNK, digest=blob.digest) as outcome:
@@ -237,17 +278,19 @@ class RegistryClient(RegistrySession):
             return session.offset
 
     def upload_blob(self, repository: str, blob: Blob, mode: str, chunk_size: int) -> None:
-        """One upload session for one blob, shaped as `chunked`, `stream` (one PATCH) or `monolithic`."""
+        """One upload session for one blob, in one of profiles.UPLOAD_STYLES: `chunked` (PATCHes with
+        Content-Range), `stream` (one PATCH with Content-Length), `stream-encoded` (one PATCH, chunked
+        transfer encoding) or `monolithic` (the body in the closing PUT)."""
         session = self.start_upload(repository)
-        if mode == "monolithic":
+        if mode == MONOLITHIC:
             self.finish_upload(session, blob, start=0)
-            return
-        if mode == "stream":
-            if blob.size:
-                self.upload_chunk(session, blob, 0, blob.size, ranged=False)
         else:
-            self._upload_chunks(session, blob, chunk_size)
-        self.finish_upload(session, blob)
+            if mode == CHUNKED:
+                self._upload_chunks(session, blob, chunk_size)
+            elif blob.size or mode == STREAM_ENCODED:
+                self.upload_chunk(session, blob, 0, blob.size, ranged=False, encoded=mode != STREAM)
+            self.finish_upload(session, blob)
+        self.knows(blob.digest, repository)
 
     def _upload_chunks(self, session: UploadSession, blob: Blob, chunk_size: int) -> None:
         """PATCH chunk after chunk; after a 416 ask the session where it stands and resume once from there

@@ -7,6 +7,7 @@ tag and digest go in the event's context, never in a name.
 
 from __future__ import annotations
 
+PING = "ping"
 MANIFEST_GET = "manifest-get"
 MANIFEST_HEAD = "manifest-head"
 MANIFEST_PUT = "manifest-put"
@@ -24,7 +25,7 @@ IMAGE_PULL = "image-pull"
 IMAGE_PUSH = "image-push"
 
 REQUEST_NAMES = (
-    MANIFEST_GET, MANIFEST_HEAD, MANIFEST_PUT, MANIFEST_DELETE, BLOB_GET, BLOB_HEAD, BLOB_MOUNT, UPLOAD_START,
+    PING, MANIFEST_GET, MANIFEST_HEAD, MANIFEST_PUT, MANIFEST_DELETE, BLOB_GET, BLOB_HEAD, BLOB_MOUNT, UPLOAD_START,
     UPLOAD_CHUNK, UPLOAD_FINISH, UPLOAD_STATUS, TOKEN,
 )  # fmt: skip
 """One entry per HTTP request."""

@@ -9,6 +9,8 @@ without reporting it again.
 
 from __future__ import annotations
 
+import errno
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +24,10 @@ import gevent.lock
 from . import names
 from .auth import Authenticator, AuthError, Challenge, Credentials, scope_for, token_url
 from .errors import DigestMismatch, RegistryError, RequestFailed, error_message, retry_after_seconds
+from .profiles import MINIMAL, PER_REQUEST, ClientProfile
 from .transport import ConnectTimeout, ProtocolError, Response, Transport, TransportConfig
+
+log = logging.getLogger(__name__)
 
 RequestHook = Callable[..., None]
 """Locust's `events.request.fire(request_type=, name=, response_time=, response_length=, exception=, context=)`."""
@@ -42,9 +47,14 @@ class ClientConfig:
     concurrency: int = 5
     tls_verify: bool = True
     ca_file: str | None = None
-    user_agent: str = "registry-tasks/0.1 (locust)"
     credentials: Credentials | None = None
     honor_retry_after: bool = False
+    profile: ClientProfile = MINIMAL
+    """The real client this one sends as (User-Agent, connections, sequences): see profiles.py."""
+
+    @property
+    def user_agent(self) -> str:
+        return self.profile.user_agent
 
     def transport(self) -> TransportConfig:
         return TransportConfig(
@@ -53,6 +63,7 @@ class ClientConfig:
             concurrency=self.concurrency,
             tls_verify=self.tls_verify,
             ca_file=self.ca_file,
+            keep_alive=self.profile.connections != PER_REQUEST,
             default_headers={"User-Agent": self.user_agent},
         )
 
@@ -83,7 +94,7 @@ class RegistrySession:
 
     # --- requests --------------------------------------------------------------------------------
 
-    def _follow(self, method: str, url: str, headers: dict[str, str], body: Any = None) -> Response:
+    def _follow(self, method: str, url: str, headers: dict[str, Any], body: Any = None) -> Response:
         """One request, following redirects by hand; Authorization goes only to the registry's own host."""
         for _ in range(MAX_REDIRECTS + 1):
             response = self.transport.request(method, url, headers, body)
@@ -99,7 +110,7 @@ class RegistrySession:
         raise RegistryError(f"more than {MAX_REDIRECTS} redirects")
 
     def _send(
-        self, method: str, url: str, headers: dict[str, str], body: Any = None, scopes: tuple[str, ...] = ()
+        self, method: str, url: str, headers: dict[str, Any], body: Any = None, scopes: tuple[str, ...] = ()
     ) -> Response:
         """A registry request with auth: known credentials up front; on a 401, answer the challenge and retry
         once (a cached token the registry calls invalid or short of scope is fetched anew)."""
@@ -147,7 +158,7 @@ class RegistrySession:
         method: str,
         repository: str,
         tail: str,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, Any] | None = None,
         body: Any = None,
         also: tuple[str, ...] = (),
     ) -> Response:
@@ -188,8 +199,9 @@ class RegistrySession:
             error = RegistryError(str(exc))
         except TimeoutError as exc:
             error = RegistryError(self._timeout_message(exc))
-        except OSError as exc:  # refused, reset, TLS
-            error = ConnectionError(f"{type(exc).__name__}: {exc}")
+        except OSError as exc:  # refused, reset, TLS, no local port left
+            shortage = exc.errno == errno.EADDRNOTAVAIL
+            error = ConnectionError(_port_shortage() if shortage else f"{type(exc).__name__}: {exc}")
         except ValueError as exc:  # a JSON body that does not parse, a malformed header
             error = RegistryError(f"bad response: {exc}")
         elapsed = (time.perf_counter() - start) * 1000.0
@@ -222,3 +234,23 @@ class RegistrySession:
         delay = self._not_before - time.monotonic()
         if delay > 0:
             gevent.sleep(delay)
+
+
+PORT_SHORTAGE = "EADDRNOTAVAIL: no local port left for a new connection"
+_port_shortage_told = False
+
+
+def _port_shortage() -> str:
+    """The failure message for a connect that found no free ephemeral port, with the fix said once per process:
+    a client that opens a connection per request (docker, skopeo) at a high rate leaves ports in TIME_WAIT."""
+    global _port_shortage_told
+    if not _port_shortage_told:
+        _port_shortage_told = True
+        log.error(
+            "%s: this machine ran out of ephemeral ports (connections per request leave them in TIME_WAIT). "
+            "Widen the range (sysctl -w net.ipv4.ip_local_port_range='1024 65535'), allow reuse "
+            "(sysctl -w net.ipv4.tcp_tw_reuse=1), or spread the load over more workers or source addresses. "
+            "Such requests are counted as failures.",
+            PORT_SHORTAGE,
+        )
+    return PORT_SHORTAGE

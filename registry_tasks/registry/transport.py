@@ -43,6 +43,7 @@ class BodySource(Protocol):
 
 
 Body = bytes | bytearray | memoryview | BodySource | None
+Headers = Mapping[str, str | tuple[str, ...]]  # a tuple of values goes out as one line per value
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ class Transport:
         self._tls: ssl.SSLContext | None = None
         self._defaults = {name.lower(): f"{name}: {value}\r\n" for name, value in config.default_headers.items()}
 
-    def request(self, method: str, url: str, headers: Mapping[str, str] | None = None, body: Body = None) -> Response:
+    def request(self, method: str, url: str, headers: Headers | None = None, body: Body = None) -> Response:
         """One exchange; a pooled connection the server closed while idle is replaced once (if the body allows)."""
         parts = urlsplit(url)
         scheme, hostname = parts.scheme, parts.hostname
@@ -259,8 +260,7 @@ class Transport:
                 host.idle.pop().sock.close()
         self._hosts.clear()
 
-    def _head(self, method: str, parts: SplitResult, headers: Mapping[str, str],
-              body: Body) -> tuple[bytes, bool, bool]:
+    def _head(self, method: str, parts: SplitResult, headers: Headers, body: Body) -> tuple[bytes, bool, bool]:
         """The request head as bytes, whether the body goes chunked, and whether we asked to close."""
         target = f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
         authority = parts.netloc.rpartition("@")[2]
@@ -269,7 +269,8 @@ class Transport:
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {authority}\r\n"]
         given = {name.lower(): value for name, value in headers.items()}
         lines += [line for name, line in self._defaults.items() if name not in given]
-        lines += [f"{name}: {value}\r\n" for name, value in headers.items()]
+        for name, value in headers.items():  # a sequence of values: one line each, as Go sends a []string
+            lines += [f"{name}: {one}\r\n" for one in value] if isinstance(value, tuple) else [f"{name}: {value}\r\n"]
         chunked = False
         if "content-length" not in given:
             if isinstance(body, BYTES_LIKE):
@@ -280,7 +281,7 @@ class Transport:
                     lines.append("Transfer-Encoding: chunked\r\n")
             elif method in ("POST", "PUT", "PATCH"):  # a Content-Length even without a body
                 lines.append("Content-Length: 0\r\n")
-        closing = not self.config.keep_alive or "close" in given.get("connection", "").lower()
+        closing = not self.config.keep_alive or "close" in str(given.get("connection", "")).lower()
         if not self.config.keep_alive and "connection" not in given:
             lines.append("Connection: close\r\n")
         lines.append("\r\n")

@@ -1,8 +1,10 @@
-"""Whole-image request sequences shaped like docker's, built only from RegistryClient calls.
+"""Whole-image request sequences, built only from RegistryClient calls and shaped by the client's profile.
 
-`pull_image`: manifest (index -> platform child), config, then layers, up to N at once (docker: 3).
-`push_image`: HEAD each blob, upload the missing ones up to N at once (docker: 5), then the manifest.
-Each is also reported as one `image-pull` / `image-push` entry timing the whole image.
+`pull_image`: a ping where the client pings, the manifest (HEAD tag + GET digest, or GET tag; an index's
+platform child), then config and layers, N at once, each blob tried as often as the client tries it.
+`push_image`: a ping, per blob the HEADs, mounts and upload style of the client, then each manifest (a HEAD
+first where the client looks). Each is also reported as one `image-pull` / `image-push` entry timing the
+whole image. The profile is data (profiles.py): nothing here branches on a client's name.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ from ..image import platform_child as image_platform_child
 from . import names
 from .client import RegistryClient
 from .errors import RegistryError, RequestFailed
+from .profiles import CHUNKED, HEAD_ALL, HEAD_CONFIG, MONOLITHIC
 
 T = TypeVar("T")
+DEFAULT_DOWNLOADS = 3  # a profile that leaves parallelism to the options, and no option given
+DEFAULT_UPLOADS = 5
+DEFAULT_CHUNK = 5 << 20
 
 
 def run_parallel(work: Callable[[T], int], items: Iterable[T], limit: int) -> int:
@@ -65,21 +71,35 @@ def index_children(media_type: str, document: dict[str, Any], where: str) -> lis
     return manifest_references(media_type, document, where) if media_type in INDEX_TYPES else None
 
 
-def platform_manifest(
-    client: RegistryClient, repository: str, reference: str, platform: Platform
+def platform_document(
+    client: RegistryClient,
+    repository: str,
+    reference: str,
+    platform: Platform,
+    media_type: str,
+    document: dict[str, Any],
 ) -> tuple[dict[str, Any], list[Descriptor], int]:
-    """GET the manifest (and, for an index, the platform's child): its document, blobs and bytes read."""
+    """The image manifest for `platform` from a fetched manifest or index (an index's child is fetched by digest):
+    its document, its blobs (config first) and the bytes of any child fetched."""
     where = f"manifest {repository}:{reference}"
-    media_type, document, total = manifest_document(client, repository, reference)
     children = index_children(media_type, document, where)
+    size = 0
     if children is not None:
         try:
             child = image_platform_child(children, platform, "index")
         except ImageError as exc:
             raise RegistryError(str(exc)) from None
         media_type, document, size = manifest_document(client, repository, child.digest)
-        total += size
-    return document, manifest_references(media_type, document, where), total
+    return document, manifest_references(media_type, document, where), size
+
+
+def platform_manifest(
+    client: RegistryClient, repository: str, reference: str, platform: Platform
+) -> tuple[dict[str, Any], list[Descriptor], int]:
+    """Resolve and GET the manifest (and, for an index, the platform's child): its document, blobs and bytes."""
+    media_type, document, total = fetch_top_manifest(client, repository, reference)
+    document, blobs, size = platform_document(client, repository, reference, platform, media_type, document)
+    return document, blobs, total + size
 
 
 def resolve_target(client: RegistryClient, reference: str, platform: Platform) -> PullTarget:
@@ -91,15 +111,58 @@ def resolve_target(client: RegistryClient, reference: str, platform: Platform) -
     return PullTarget(repository, ref, tuple(blobs))
 
 
-def pull_image(client: RegistryClient, repository: str, reference: str, platform: Platform, parallel: int) -> int:
-    """Pull one image as docker does; returns the bytes downloaded."""
+def fetch_top_manifest(client: RegistryClient, repository: str, reference: str) -> tuple[str, dict[str, Any], int]:
+    """The manifest a pull starts from, resolved as the client's profile does: HEAD the tag and GET the digest it
+    answers (docker, containerd; a registry sending no digest gets a GET by tag), or GET the tag (skopeo)."""
+    if client.profile.resolve_by_head and not reference.startswith("sha256:"):
+        reference = client.head_manifest(repository, reference, required=True) or reference
+    return manifest_document(client, repository, reference)
+
+
+def retryable(failure: RequestFailed) -> bool:
+    """What real clients retry: no answer (refused, reset, timeout, a cut or corrupt body), 408, 429 and 5xx."""
+    return failure.status is None or failure.status in (408, 429) or failure.status >= 500
+
+
+def with_retries(client: RegistryClient, transfer: Callable[[], int]) -> int:
+    """A blob transfer tried as often as the profile's client tries it, waiting as it waits between tries, so
+    that a dead registry is not hammered by instant retries. Each try is reported (the registry sees each)."""
+    retry = client.profile.retry
+    for attempt in range(1, retry.attempts + 1):
+        try:
+            return transfer()
+        except RequestFailed as failure:
+            if attempt == retry.attempts or not retryable(failure):
+                raise
+            gevent.sleep(retry.wait(attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def pull_image(
+    client: RegistryClient, repository: str, reference: str, platform: Platform, parallel: int = 0
+) -> int:
+    """Pull one image as the client's profile does; returns the bytes downloaded. `parallel` (0: the profile's)
+    bounds the layers downloaded at once."""
+    profile = client.profile
     method = names.OPERATION_METHODS[names.IMAGE_PULL]
     with client.measure(method, names.IMAGE_PULL, repository=repository, reference=reference) as outcome:
-        document, blobs, total = platform_manifest(client, repository, reference, platform)
+        client.begin_operation()
+        if profile.ping:
+            client.ping()
+        media_type, document, total = fetch_top_manifest(client, repository, reference)
+        document, blobs, size = platform_document(client, repository, reference, platform, media_type, document)
+        total += size
         config, layers = (blobs[0], blobs[1:]) if "config" in document else (None, blobs)
-        if config is not None:
-            total += client.get_blob(repository, config.digest, config.size)
-        total += run_parallel(lambda layer: client.get_blob(repository, layer.digest, layer.size), layers, parallel)
+        limit = parallel or profile.download_parallel or DEFAULT_DOWNLOADS
+
+        def fetch(blob: Descriptor) -> int:
+            return with_retries(client, lambda: client.get_blob(repository, blob.digest, blob.size))
+
+        if config is not None and profile.config_first:
+            total += fetch(config)
+        elif config is not None:  # alongside the layers, outside their limit (docker fetches it in its own goroutine)
+            layers, limit = [config, *layers], limit + 1
+        total += run_parallel(fetch, layers, limit)
         outcome.length = total
         return total
 
@@ -109,27 +172,44 @@ def push_image(
     repository: str,
     tag: str,
     image: Image,
-    upload_mode: str,
-    chunk_size: int,
-    parallel: int,
+    upload_mode: str = "",
+    chunk_size: int = DEFAULT_CHUNK,
+    parallel: int = 0,
 ) -> int:
-    """Push one image as docker does; returns the bytes uploaded (blobs the registry lacked + manifests).
+    """Push one image as the client's profile does; returns the bytes uploaded (blobs the registry lacked +
+    manifests). `upload_mode` and `parallel` override the profile's upload style and parallelism when given.
 
     A multi-platform image is pushed whole, as `docker buildx` / `skopeo copy --all` do: each platform's
     blobs and manifest (by digest) first, then the index under the tag.
     """
+    profile = client.profile
+    mode = upload_mode or profile.upload_style or CHUNKED
+    limit = parallel or profile.upload_parallel or DEFAULT_UPLOADS
 
-    def push_blob(blob: Blob) -> int:
-        if client.blob_exists(repository, blob.digest):
-            return 0
-        client.upload_blob(repository, blob, upload_mode, chunk_size)
+    def upload(blob: Blob) -> int:
+        client.upload_blob(repository, blob, mode, chunk_size)
         return blob.size
 
-    def push_blobs(blobs: tuple[Blob, ...]) -> int:
-        return run_parallel(push_blob, blobs, parallel)
+    def push_blob(blob: Blob, config: Blob) -> int:
+        looks = profile.head_before_upload == HEAD_ALL or (profile.head_before_upload == HEAD_CONFIG and blob is config)
+        if looks and client.blob_exists(repository, blob.digest):
+            return 0
+        source = client.known_blobs.get(blob.digest) if profile.mounts else None
+        if source and source != repository and client.mount_blob(repository, blob.digest, source):
+            return 0
+        with_retries(client, lambda: upload(blob))
+        if profile.head_after_upload:
+            client.blob_exists(repository, blob.digest)
+        return blob.size
+
+    def push_blobs(platform_image: Image) -> int:
+        return run_parallel(lambda blob: push_blob(blob, platform_image.config), platform_image.blobs, limit)
 
     pushed = {"repository": repository, "reference": tag, "digest": image.tagged.digest}  # --pushed-log reads it
     with client.measure(names.OPERATION_METHODS[names.IMAGE_PUSH], names.IMAGE_PUSH, **pushed) as outcome:
+        client.begin_operation()
+        if profile.ping:
+            client.ping()
         outcome.length = store_image(client, repository, tag, image, push_blobs)
         return outcome.length
 
@@ -137,30 +217,36 @@ def push_image(
 def mount_image(client: RegistryClient, source: str, target: str, image: Image) -> None:
     """Give `target` the image of `source` by cross-repository mounts, uploading only what will not mount."""
 
-    def mount_blobs(blobs: tuple[Blob, ...]) -> int:
-        for blob in blobs:
+    def mount_blobs(platform_image: Image) -> int:
+        for blob in platform_image.blobs:
             if not client.mount_blob(target, blob.digest, source):
-                client.upload_blob(target, blob, "monolithic", blob.size or 1)
+                client.upload_blob(target, blob, MONOLITHIC, blob.size or 1)
         return 0
 
     store_image(client, target, image.tag, image, mount_blobs)
 
 
 def store_image(
-    client: RegistryClient, repository: str, tag: str, image: Image, store_blobs: Callable[[tuple[Blob, ...]], int]
+    client: RegistryClient, repository: str, tag: str, image: Image, store_blobs: Callable[[Image], int]
 ) -> int:
     """Blobs (however `store_blobs` gets them there) before each manifest; a multi-platform image's platform
     manifests by digest, then its index under the tag. Returns the bytes stored plus the manifests' sizes."""
     total = 0
     for platform_image in image.platform_images:
-        total += store_blobs(platform_image.blobs)
+        total += store_blobs(platform_image)
         reference = tag if image.index is None else platform_image.manifest.digest
-        client.put_manifest(repository, reference, platform_image.manifest)
-        total += platform_image.manifest.size
+        total += put_manifest(client, repository, reference, platform_image.manifest)
     if image.index is not None:
-        client.put_manifest(repository, tag, image.index)
-        total += image.index.size
+        total += put_manifest(client, repository, tag, image.index)
     return total
+
+
+def put_manifest(client: RegistryClient, repository: str, reference: str, manifest: Blob) -> int:
+    """PUT one manifest, after a HEAD of it where the profile's client looks first (containerd)."""
+    if client.profile.manifest_head_before_put:
+        client.head_manifest(repository, reference)
+    client.put_manifest(repository, reference, manifest)
+    return manifest.size
 
 
 def image_exists(client: RegistryClient, repository: str, image: Image) -> bool:

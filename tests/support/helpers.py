@@ -164,18 +164,31 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
 
     def _upstream(self, method: str, body: bytes | None) -> tuple[int, Any, bytes]:
         request = urllib.request.Request(self.upstream + self.path, data=body, method=method)
-        for name, value in self.headers.items():
-            if name.lower() not in ("content-length", "connection"):
-                request.add_header(name, value)
+        for name in dict.fromkeys(self.headers.keys()):
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                # repeated lines (docker's one Accept line per type) joined, as HTTP allows for list values
+                request.add_header(name, ", ".join(self.headers.get_all(name) or []))
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback only
                 return answer.status, answer.headers, answer.read()
         except urllib.error.HTTPError as error:
             return error.code, error.headers, error.read()
 
-    def _forward(self) -> None:
+    def _body(self) -> bytes | None:
+        """The request body: by Content-Length, or decoded from chunked transfer encoding (docker's PATCH)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            data = bytearray()
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
+                pass
+            return bytes(data)
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
+        return self.rfile.read(length) if length else None
+
+    def _forward(self) -> None:
+        body = self._body()
         fault = self.plan.take(self.command, self.path)
         action = fault.action if fault else ""
         if fault is not None and action == "status":

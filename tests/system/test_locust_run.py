@@ -121,6 +121,7 @@ def test_pull_only_targets_write_nothing(fresh_registry: LocalRegistry, tmp_path
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     table = stats(prefix)
-    assert {key[1] for key in table} == {"manifest-get", "blob-get", "image-pull"}
+    # image-pull as docker (the default profile) does it: ping, HEAD the tag, GET the manifest by digest, blobs
+    assert {key[1] for key in table} == {"ping", "manifest-head", "manifest-get", "blob-get", "image-pull"}
     assert all(int(row["Request Count"]) > 0 and row["Failure Count"] == "0" for row in table.values())
     assert json.loads(urllib.request.urlopen(catalog_url).read()) == before == {"repositories": ["ro/app"]}

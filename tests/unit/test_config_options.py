@@ -33,10 +33,10 @@ def test_sizes(text: str, size: int) -> None:
 def test_defaults() -> None:
     settings = settings_from(options())
     assert settings.chunk_size == 5 << 20
-    assert settings.upload_mode == "chunked"
+    assert settings.upload_mode == ""
     assert settings.verify_digests is True
     assert settings.platform == Platform("linux", "amd64")
-    assert (settings.pull_parallel, settings.push_parallel) == (3, 5)
+    assert (settings.pull_parallel, settings.push_parallel) == (0, 0)
 
 
 def test_every_settings_field_has_one_option() -> None:
@@ -94,7 +94,7 @@ def test_command_line_wins_over_scenario(tmp_path: Path) -> None:
     [
         ("chunk-size: -3\n", r"key 'chunk-size': -3 must be more than 0 bytes"),
         ("chunk-size: 0\n", r"key 'chunk-size': 0 must be more than 0 bytes"),
-        ("upload-mode: sideways\n", r"key 'upload-mode': 'sideways' is not one of chunked, monolithic, stream"),
+        ("upload-mode: sideways\n", r"key 'upload-mode': 'sideways' is not one of chunked, stream, stream-enc"),
         ("pull-parallel: two\n", r"key 'pull-parallel': .*not a whole number|invalid literal"),
         ("verify-digests: maybe\n", r"key 'verify-digests': 'maybe' is not true or false"),
         ("bogus: 1\n", r"unknown key 'bogus'"),
@@ -125,7 +125,7 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
         ({"chunk_size": "0"}, r"--chunk-size: '0' must be more than 0 bytes"),
         ({"chunk_size": "lots"}, r"--chunk-size: 'lots' is not a size"),
         ({"platform": "windows"}, r"--platform: platform 'windows'"),
-        ({"push_parallel": "0"}, r"--push-parallel: '0' must be 1 or more"),
+        ({"push_parallel": "-1"}, r"--push-parallel: '-1' must be 0 \(the client profile's\) or more"),
         ({"image_mix": "20/70/x"}, r"^--image-mix: '20/70/x' is not whole-number shares such as 20/70/10"),
         ({"image_mix": "0/0"}, r"^--image-mix: '0/0' is not whole-number shares"),
         ({"pull_push_ratio": "75/20/5"}, r"^--pull-push-ratio: '75/20/5' is not whole-number shares such as 50/50"),
