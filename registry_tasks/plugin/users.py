@@ -7,12 +7,12 @@ seeded images, pull targets), and waits for seeding before its first task.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import random
 from collections.abc import Callable
 from typing import Any
 
+import gevent
 from locust import User, tag, task
 from locust.exception import StopUser
 
@@ -24,11 +24,17 @@ from . import state
 
 
 def registry_task(call: Callable[[Any], None]) -> Callable[[Any], None]:
-    """A task whose failures were already reported as request failures: stop it quietly."""
+    """A task whose failures were already reported as request failures: stop it quietly. When the registry gave
+    no usable answer (refused, reset, timeout, a cut or corrupt body), the user waits as its client profile
+    waits before trying again, so that a dead registry is not hammered (the minimal profile does not wait)."""
 
     def run_task(user: Any) -> None:
-        with contextlib.suppress(RequestFailed):
+        try:
             call(user)
+        except RequestFailed as failure:
+            registry = getattr(user, "registry", None)
+            if failure.status is None and registry is not None and registry.profile.retry.first_wait:
+                gevent.sleep(registry.profile.retry.first_wait)
 
     run_task.__name__ = call.__name__
     run_task.__doc__ = call.__doc__

@@ -29,13 +29,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import NoReturn
 
 import pytest
 
 from registry_tasks.tools.local_registry import LocalRegistry
 
 from .fixture_builders import SAMPLE_LAYERS, LegacySave, legacy_docker_save, write_tar
+from .helpers import missing
 from .registry_log import capture
 from .signatures import Signature, signature
 
@@ -569,18 +569,6 @@ def signatures_json(measured: Mapping[str, Signature]) -> str:
 
 
 # --- pytest -------------------------------------------------------------------------------------------------
-
-
-def in_ci() -> bool:
-    """`CI` set (and not false): what cannot run is an error, not a skip (as tests/system/conftest.py)."""
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
-def missing(what: str) -> NoReturn:
-    """Skip locally, fail under CI."""
-    if in_ci():
-        pytest.fail(f"{what} (CI is set, so this is an error, not a skip)")
-    pytest.skip(what)
 
 
 def require_client(clients: RealClients, client: str) -> None:

@@ -7,11 +7,9 @@ A missing external tool skips the tests that need it on a developer machine, but
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from typing import NoReturn
 
 import pytest
 
@@ -19,18 +17,7 @@ from registry_tasks.registry.client import RegistryClient
 from registry_tasks.tools.local_registry import LocalRegistry, RegistryStartError, find_binary, start_registry
 
 from ..support.auth_servers import LocalCA
-from ..support.helpers import Recorder, RunSkopeo
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
-def _missing(what: str) -> NoReturn:
-    """Skip locally, fail under CI."""
-    if in_ci():
-        pytest.fail(f"{what} (CI is set, so this is an error, not a skip)")
-    pytest.skip(what)
+from ..support.helpers import Recorder, RunSkopeo, missing
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +27,7 @@ def require_tool() -> Callable[[str], str]:
     def require(name: str) -> str:
         path = shutil.which(name)
         if path is None:
-            _missing(f"{name} is not installed (Debian: apt-get install {name})")
+            missing(f"{name} is not installed (Debian: apt-get install {name})")
         return path
 
     return require
@@ -52,7 +39,7 @@ def registry_binary() -> str:
     try:
         return find_binary()
     except RegistryStartError as error:
-        _missing(str(error))
+        missing(str(error))
 
 
 @pytest.fixture(scope="session")

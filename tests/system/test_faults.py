@@ -17,7 +17,7 @@ from registry_tasks.image import Image, Platform
 from registry_tasks.registry.client import ClientConfig, RegistryClient, RequestFailed
 from registry_tasks.registry.workflows import pull_image, push_image
 from registry_tasks.sources import synthetic_image
-from registry_tasks.tools.local_registry import LocalRegistry
+from registry_tasks.tools.local_registry import LocalRegistry, free_port
 
 from ..support.helpers import Fault, Recorder, fault_proxy, run_locust, stats
 
@@ -211,3 +211,31 @@ def test_a_headless_run_through_faults_counts_each_and_goes_on(registry: LocalRe
     requests = sum(int(row["Request Count"]) for key, row in total.items() if key[0] == "GET")
     failed = sum(int(row["Failure Count"]) for key, row in total.items() if key[0] == "GET")
     assert failed == sum(fault.times for fault in faults) and requests > 20 * failed
+
+
+@pytest.mark.parametrize(("profile", "most"), [("docker", 24), ("containerd", 60), ("minimal", None)])
+def test_a_dead_registry_is_not_hammered(profile: str, most: int | None, tmp_path: Path) -> None:
+    """Nothing listens on the port: each user's image-pull fails at its first request. A real client's profile
+    waits before trying again (docker 5 s, containerd 1 s), so 4 users in 6 s send a handful of requests;
+    minimal, the bare API stress, retries at once (thousands)."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = run_locust(
+        tmp_path,
+        "-H", dead,
+        "-u", "4", "-r", "4", "-t", "6s",
+        "--synthetic-images", "1x100KiB",
+        "--tags", "image-pull",
+        "--client-profile", profile,
+        "--request-timeout", "2",
+        "--csv", str(tmp_path / "run"),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    table = stats(tmp_path / "run")
+    refused = sum(int(row["Failure Count"]) for (method, _), row in table.items() if method not in ("PULL", "PUSH"))
+    failures = (tmp_path / "run_failures.csv").read_text()
+    assert "ConnectionRefusedError" in failures
+    if most is None:
+        assert refused > 500, refused
+    else:
+        assert refused <= most, refused

@@ -41,6 +41,7 @@ def test_registry_killed_and_restarted_mid_run(fresh_registry: LocalRegistry, tm
         "-H", fresh_registry.url,
         "-u", "6", "-r", "6", "-t", f"{RUN_SECONDS}s",
         "--synthetic-images", "2x100KiB",
+        "--client-profile", "minimal",  # resumes at once; clients' back-off: test_a_dead_registry_is_not_hammered
         "--chunk-size", "32KiB",
         "--unique-layers",
         "--request-timeout", "5",
