@@ -40,6 +40,19 @@ class DigestMismatch(Exception):
     """Bytes received do not hash to the digest asked for or announced."""
 
 
+class Failure(Exception):
+    """What a failed request is reported as: Locust's stats, failures CSV, web UI and report print an exception's
+    repr, so this one's repr is its message (`blob bytes do not match their digest`, not
+    `DigestMismatch('blob bytes do not match their digest')`). `cause` keeps the exception it stands for."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def error_message(status: int, body: bytes) -> str:
     """`404 MANIFEST_UNKNOWN: manifest unknown`; the registry's detail (names, digests) stays out."""
     try:

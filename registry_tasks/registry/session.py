@@ -23,7 +23,7 @@ import gevent.lock
 
 from . import names
 from .auth import Authenticator, AuthError, Challenge, Credentials, scope_for, token_url
-from .errors import DigestMismatch, RegistryError, RequestFailed, error_message, retry_after_seconds
+from .errors import DigestMismatch, Failure, RegistryError, RequestFailed, error_message, retry_after_seconds
 from .profiles import MINIMAL, PER_REQUEST, ClientProfile
 from .transport import ConnectTimeout, ProtocolError, Response, Transport, TransportConfig
 
@@ -210,7 +210,7 @@ class RegistrySession:
             name=name,
             response_time=elapsed,
             response_length=outcome.length,
-            exception=error,
+            exception=None if error is None else Failure(str(error), error),
             context=outcome.context,
             response=None,
             url=None,

@@ -5,6 +5,7 @@ tests/unit/test_registry_client.py."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import re
@@ -207,6 +208,10 @@ def test_a_headless_run_through_faults_counts_each_and_goes_on(registry: LocalRe
         "timeout: no progress for 2 s",
     ):
         assert message in failures, message
+    # the messages as the README promises them, not the repr of an exception (DigestMismatch('...'))
+    errors_column = {row["Error"] for row in csv.DictReader(failures.splitlines())}
+    assert "blob bytes do not match their digest" in errors_column
+    assert not [error for error in errors_column if re.match(r"^\w+\(", error)], errors_column
     total = stats(tmp_path / "run")
     requests = sum(int(row["Request Count"]) for key, row in total.items() if key[0] == "GET")
     failed = sum(int(row["Failure Count"]) for key, row in total.items() if key[0] == "GET")
