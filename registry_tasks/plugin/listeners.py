@@ -9,6 +9,7 @@
 - quitting: `gates.on_quitting` (gates judged on the whole run, summary file), `final_csv.on_quitting` (one
   more turn of Locust's CSV writer), `reports.on_quitting` (our table completes the HTML report Locust has
   just written, and the registry CSV).
+- quit: `final_csv.on_quit` (Locust closes its CSV files next: wait until its writer has just written).
 
 Registering twice is a no-op, so importing the plugin from several locustfiles is harmless.
 """
@@ -36,3 +37,4 @@ def register(events: Any) -> None:
         events.test_stop.add_listener(on_test_stop)
     for on_quitting in (gates.on_quitting, final_csv.on_quitting, reports.on_quitting):
         events.quitting.add_listener(on_quitting)
+    events.quit.add_listener(final_csv.on_quit)
