@@ -109,6 +109,8 @@ def command(path: BenchPath, generator: str, url: str, seconds: int) -> list[str
     if generator in LOCUSTFILES:
         return [*base, "-f", str(LOCUSTFILES[generator])]
     ours = ["--synthetic-images", path.spec, "--repository-prefix", PREFIX, "--chunk-size", str(CHUNK_SIZE)]
+    # the bare sequence on keep-alive connections, as the naive and raw locustfiles send: the same work per unit
+    ours += ["--client-profile", "minimal"]
     return [*base, "-f", str(OURS), *ours, *path.ours[generator]]
 
 
