@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
@@ -44,6 +44,18 @@ class UploadSession:
     repository: str
     location: str
     offset: int = 0
+
+
+@dataclass
+class BlobProgress:
+    """How much of one blob a transfer holds, and the hash of it, kept across a cut body and its resume."""
+
+    received: int = 0
+    hasher: Any = field(default_factory=hashlib.sha256)
+
+    def restart(self) -> None:
+        self.received = 0
+        self.hasher = hashlib.sha256()
 
 
 def with_digest(location: str, digest: str) -> str:
@@ -147,22 +159,36 @@ class RegistryClient(RegistrySession):
 
     # --- blobs and uploads ---------------------------------------------------------------------------------
 
-    def get_blob(self, repository: str, digest: str, expected_size: int | None = None) -> int:
-        """Stream a blob, hashing as it comes; the time covers the whole body. Returns the bytes read."""
+    def get_blob(
+        self, repository: str, digest: str, expected_size: int | None = None, progress: BlobProgress | None = None
+    ) -> int:
+        """Stream a blob, hashing as it comes; the time covers the whole body. Returns the blob's bytes read.
+
+        With `progress` (a transfer a real client resumes), bytes it already holds are asked for no more:
+        `Range: bytes=N-`, the hash going on from where the cut left it; an answer other than 206 starts the
+        blob anew, as docker does."""
         with self.measure("GET", names.BLOB_GET, repository=repository, digest=digest) as outcome:
-            response = self._call("GET", repository, f"blobs/{digest}")
-            self._expect(response, 200)
-            hasher = hashlib.sha256() if self.config.verify_digests else None
-            total = 0
+            resume_from = progress.received if progress is not None else 0
+            headers = {"Range": f"bytes={resume_from}-"} if resume_from else None
+            response = self._call("GET", repository, f"blobs/{digest}", headers)
+            self._expect(response, *((200, 206) if resume_from else (200,)))
+            if resume_from:
+                outcome.context.update(resumed_from=resume_from, answer=response.status)
+            if progress is None:
+                progress = BlobProgress()
+            if response.status != 206:
+                progress.restart()
+            hasher = progress.hasher if self.config.verify_digests else None
             buffer = self._buffers.pop() if self._buffers else bytearray(READ_CHUNK)
             try:
                 for piece in response.stream(buffer):
-                    total += len(piece)
+                    outcome.length += len(piece)
+                    progress.received += len(piece)
                     if hasher is not None:
                         hasher.update(piece)
             finally:
-                outcome.length = total
                 self._buffers.append(buffer)
+            total = progress.received
             if expected_size is not None and expected_size >= 0 and total != expected_size:
                 raise DigestMismatch("blob size differs from its descriptor")
             if hasher is not None and hasher_digest(hasher) != digest:

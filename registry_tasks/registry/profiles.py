@@ -15,6 +15,7 @@ test_real_clients.py, test_profiles.py), and read from their sources (../shared/
 | HEAD after upload | yes | no | no | no |
 | manifest HEAD before PUT | no | yes | no | no |
 | token | fetched anew per image operation | cached per host | fetched anew per image operation | cached |
+| cut body | Range resume at once | Range resume at once | Range resume after 1 s | fails |
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class ClientProfile:
     mounts: bool  # try a cross-repository mount for a blob this client pushed to another repository
     token_per_operation: bool
     retry: Retry = Retry()
+    range_resume: bool = False  # after a body cut mid-way, ask for the rest (`Range: bytes=N-`) instead of it all
+    resume_wait: float = 0.0  # seconds before that resume
 
     def with_user_agent(self, user_agent: str) -> ClientProfile:
         return replace(self, user_agent=user_agent) if user_agent else self
@@ -121,6 +124,7 @@ DOCKER = ClientProfile(
     mounts=True,
     token_per_operation=True,
     retry=Retry(attempts=5, first_wait=5.0, growth=5.0),  # xfer: 5 attempts, sleeping 5 s x attempt
+    range_resume=True,  # transport/http_reader.go
 )
 CONTAINERD = ClientProfile(
     name="containerd",
@@ -140,6 +144,7 @@ CONTAINERD = ClientProfile(
     mounts=True,
     token_per_operation=False,
     retry=Retry(attempts=2, first_wait=1.0),  # 500/503/504 and transport errors retried once
+    range_resume=True,  # remotes/docker/fetcher.go
 )
 SKOPEO = ClientProfile(
     name="skopeo",
@@ -159,6 +164,8 @@ SKOPEO = ClientProfile(
     mounts=False,
     token_per_operation=True,
     retry=Retry(attempts=2, first_wait=1.0),  # a body cut mid-way is resumed after 1 s
+    range_resume=True,  # docker/body_reader.go: after 1 s and jitter
+    resume_wait=1.0,
 )
 MINIMAL = ClientProfile(
     name="minimal",

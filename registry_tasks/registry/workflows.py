@@ -19,7 +19,7 @@ from gevent.pool import Pool
 from ..image import INDEX_TYPES, Blob, Descriptor, Image, ImageError, Platform, manifest_references, parse_manifest
 from ..image import platform_child as image_platform_child
 from . import names
-from .client import RegistryClient
+from .client import BlobProgress, RegistryClient
 from .errors import RegistryError, RequestFailed
 from .profiles import CHUNKED, HEAD_ALL, HEAD_CONFIG, MONOLITHIC
 
@@ -124,17 +124,20 @@ def retryable(failure: RequestFailed) -> bool:
     return failure.status is None or failure.status in (408, 429) or failure.status >= 500
 
 
-def with_retries(client: RegistryClient, transfer: Callable[[], int]) -> int:
+def with_retries(client: RegistryClient, transfer: Callable[[], int], progress: BlobProgress | None = None) -> int:
     """A blob transfer tried as often as the profile's client tries it, waiting as it waits between tries, so
-    that a dead registry is not hammered by instant retries. Each try is reported (the registry sees each)."""
-    retry = client.profile.retry
+    that a dead registry is not hammered by instant retries. A download that holds part of its blob (`progress`)
+    resumes after the profile's resume wait instead. Each try is reported (the registry sees each)."""
+    profile = client.profile
+    retry = profile.retry
     for attempt in range(1, retry.attempts + 1):
         try:
             return transfer()
         except RequestFailed as failure:
             if attempt == retry.attempts or not retryable(failure):
                 raise
-            gevent.sleep(retry.wait(attempt + 1))
+            resuming = progress is not None and progress.received > 0
+            gevent.sleep(profile.resume_wait if resuming else retry.wait(attempt + 1))
     raise AssertionError("unreachable")
 
 
@@ -156,7 +159,8 @@ def pull_image(
         limit = parallel or profile.download_parallel or DEFAULT_DOWNLOADS
 
         def fetch(blob: Descriptor) -> int:
-            return with_retries(client, lambda: client.get_blob(repository, blob.digest, blob.size))
+            progress = BlobProgress() if profile.range_resume else None
+            return with_retries(client, lambda: client.get_blob(repository, blob.digest, blob.size, progress), progress)
 
         if config is not None and profile.config_first:
             total += fetch(config)

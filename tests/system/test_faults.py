@@ -16,6 +16,7 @@ import pytest
 
 from registry_tasks.image import Image, Platform
 from registry_tasks.registry.client import ClientConfig, RegistryClient, RequestFailed
+from registry_tasks.registry.profiles import PROFILES
 from registry_tasks.registry.workflows import pull_image, push_image
 from registry_tasks.sources import synthetic_image
 from registry_tasks.tools.local_registry import LocalRegistry, free_port
@@ -244,3 +245,25 @@ def test_a_dead_registry_is_not_hammered(profile: str, most: int | None, tmp_pat
         assert refused > 500, refused
     else:
         assert refused <= most, refused
+
+
+@pytest.mark.parametrize("profile", ["docker", "containerd"])
+def test_a_cut_body_is_resumed_with_a_range_as_the_client_does(
+    registry: LocalRegistry, image: Image, profile: str
+) -> None:
+    """Half a blob, then a clean close: a resuming client asks for the rest (`Range: bytes=N-`), the registry
+    answers 206, the hash goes on from the cut, and the pull succeeds with every byte verified."""
+    cut = Fault("GET", "/blobs/", "truncate")
+    with fault_proxy(registry.url, cut) as (url, plan):
+        client, recorder = through(url, profile=PROFILES[profile])
+        pull_image(client, "faults/app", image.tag, AMD64)
+        client.close()
+    assert plan.hits(cut) == 1
+    gets = recorder.named("blob-get")
+    failed = [event for event in gets if event["exception"]]
+    resumed = [event for event in gets if "resumed_from" in event["context"]]
+    assert [str(event["exception"]) for event in failed] == ["body ended before its Content-Length"]
+    assert len(resumed) == 1 and resumed[0]["exception"] is None
+    assert resumed[0]["context"]["answer"] == 206 and resumed[0]["context"]["resumed_from"] > 0
+    assert failed[0]["response_length"] == resumed[0]["context"]["resumed_from"]  # it asked for exactly the rest
+    assert recorder.named("image-pull")[-1]["exception"] is None
