@@ -152,9 +152,7 @@ def pull_image(
         client.begin_operation()
         if profile.ping:
             client.ping()
-        media_type, document, total = fetch_top_manifest(client, repository, reference)
-        document, blobs, size = platform_document(client, repository, reference, platform, media_type, document)
-        total += size
+        document, blobs, total = platform_manifest(client, repository, reference, platform)
         config, layers = (blobs[0], blobs[1:]) if "config" in document else (None, blobs)
         limit = parallel or profile.download_parallel or DEFAULT_DOWNLOADS
 
