@@ -6,10 +6,10 @@
 - test_start: `lifecycle.on_test_start` (web UI edits taken, then seeding starts).
 - test_stop: `distributed.on_test_stop` (a master first waits for its workers' last figures), then
   `lifecycle.on_test_stop` (each process deletes its own pushes, `--cleanup`).
-- quitting: `gates.on_quitting` (gates judged on the whole run, summary file), `final_csv.on_quitting` (one
-  more turn of Locust's CSV writer), `reports.on_quitting` (our table completes the HTML report Locust has
-  just written, and the registry CSV).
-- quit: `final_csv.on_quit` (Locust closes its CSV files next: wait until its writer has just written).
+- quitting: `gates.on_quitting` (gates judged on the whole run, summary file), `final_csv.on_quitting` (with
+  --json output: one more turn of Locust's CSV writer before that output resets the stats),
+  `reports.on_quitting` (our table completes the HTML report Locust has just written, and the registry CSV).
+- quit: `final_csv.on_quit` (without --json output: one more writer turn; Locust closes its CSV files next).
 
 Registering twice is a no-op, so importing the plugin from several locustfiles is harmless.
 """
