@@ -25,6 +25,8 @@ from registry_tasks.registry.transport import (
     TransportConfig,
 )
 
+from ..support.auth_servers import LocalCA
+
 TIMEOUT = 5.0
 
 
@@ -604,18 +606,12 @@ def test_stopping_a_stream_early_or_releasing_unread_closes_the_connection(serve
 # --- TLS -----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def certificate_authority():
-    trustme = pytest.importorskip("trustme")
-    return trustme.CA()
-
-
-def test_tls_verified_with_the_ca_file_and_refused_without(serve, tmp_path: Path, certificate_authority):
+def test_tls_verified_with_the_ca_file_and_refused_without(serve, tmp_path: Path):
+    local_ca = LocalCA(tmp_path)  # the suite's one test CA, with its server certificate for 127.0.0.1
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    certificate_authority.issue_cert("127.0.0.1", "localhost").configure_cert(server_context)
+    server_context.load_cert_chain(local_ca.cert_file, local_ca.key_file)
     server = serve(tls=server_context)
-    ca_file = tmp_path / "ca.pem"
-    certificate_authority.cert_pem.write_to_path(str(ca_file))
+    ca_file = local_ca.ca_file
 
     trusting = Transport(TransportConfig(network_timeout=TIMEOUT, ca_file=str(ca_file)))
     for _ in range(2):
