@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..load import TASK_NAMES, USER_NAMES
+from ..load.arrivals import ARRIVAL_PROCESSES
 from ..registry import names
-from ..registry.profiles import DEFAULT as DEFAULT_PROFILE
 from ..registry.profiles import PROFILES
 from .values import (
     UPLOAD_MODES,
+    arrival_process,
+    arrival_rates,
     boolean,
     client_mix,
     client_profile,
@@ -24,11 +26,16 @@ from .values import (
     load_shape,
     platform,
     positive_int,
+    positive_seconds,
     positive_size,
+    rate,
     ratio,
     repository_prefix,
+    rollout,
     seed,
     shares,
+    slo,
+    task_entry,
     text,
     upload_mode,
     weights,
@@ -71,7 +78,13 @@ OPTIONS = (
     Option("synthetic-images", "", text, "Use synthetic images instead of fixtures, e.g. '3x10MiB 1x50MiB'"),
     Option("synthetic-seed", 0, seed, "Seed of synthetic image bytes (same seed, same bytes everywhere)"),
     Option("chunk-size", "5MiB", positive_size, "Bytes per PATCH in chunked uploads (e.g. 5MiB)"),
-    Option("client-profile", DEFAULT_PROFILE, client_profile, "Real client whose requests users send", PROFILE_NAMES),
+    Option(
+        "client-profile",
+        "",
+        client_profile,
+        "Real client whose requests users send (empty: docker, and containerd for --rollout)",
+        ("", *PROFILE_NAMES),
+    ),
     Option("client-mix", [], client_mix, "Fleet of clients as PROFILE=SHARE, e.g. containerd=80,docker=20"),
     Option("user-agent", "", text, "User-Agent instead of the client profile's (which ends in registry-tasks/V)"),
     Option("upload-mode", "", upload_mode, "Blob upload shape in image-push (empty: the profile's)", UPLOAD_CHOICES),
@@ -99,6 +112,42 @@ OPTIONS = (
     Option("load-shape", "", load_shape, "ramp[:UP%], step[:N] or spike[:BASE%] over -t, peaking at -u users"),
     Option("pull-push-ratio", "", shares(2), "Shares of pull and push users, e.g. 75/25 (as user-weights)"),
     Option("image-mix", "", shares(), "Shares of the images in their order, e.g. 20/70/10 for 3 synthetic images"),
+    Option(
+        "arrival-rate",
+        [],
+        arrival_rates(TASK_NAMES),
+        "Open model: TASK=R/s (or R/m) arrivals, e.g. "
+        "manifest-get=80/s; each runs the task once on a pooled client, whatever the registry does",
+    ),
+    Option("arrivals", "poisson", arrival_process, "How arrivals are spaced: poisson or constant", ARRIVAL_PROCESSES),
+    Option(
+        "max-in-flight",
+        1000,
+        positive_int,
+        "Open model: arrivals at once per process; beyond it one is dropped (a 'dropped:' failure of its task)",
+    ),
+    Option(
+        "rollout",
+        "",
+        rollout,
+        "Rollout storm: NODES[@WINDOW] nodes each pull the image once, starting evenly "
+        "over WINDOW (e.g. 2000@60s; default all at once); the run ends when all are done",
+    ),
+    Option(
+        "rollout-update",
+        False,
+        boolean,
+        "After --rollout, roll the same nodes to a second image sharing the base layers",
+    ),
+    Option(
+        "find-capacity",
+        "",
+        task_entry(TASK_NAMES),
+        "Capacity search: raise this task's arrival rate until --slo breaks; report the highest rate that held",
+    ),
+    Option("slo", "", slo, "SLO of --find-capacity: p95=MS[,p99=MS][,fail=RATIO]"),
+    Option("capacity-start", "10/s", rate, "First rate of --find-capacity (x1.5 per step, then bisection to 5%)"),
+    Option("capacity-step-time", 30.0, positive_seconds, "Seconds of each --find-capacity step"),
     Option("scenario", "", text, "YAML scenario file setting these values plus task and user weights"),
     Option("weights", {}, weights(TASK_NAMES), "Task weights by task name", cli=False),
     Option("user-weights", {}, weights(USER_NAMES), "User class weights (pull, push)", cli=False),

@@ -16,6 +16,8 @@ import yaml
 
 from ..image import Platform
 from ..load import Shape
+from ..load.capacity import Slo
+from ..load.rollout import RolloutSpec
 from .options import _BY_KEY, OPTIONS
 
 MIB = 1 << 20
@@ -33,7 +35,7 @@ class Settings:
     synthetic_images: str = ""
     synthetic_seed: int = 0
     chunk_size: int = 5 * MIB
-    client_profile: str = "docker"
+    client_profile: str = ""
     client_mix: Mapping[str, int] = field(default_factory=dict)
     user_agent: str = ""
     upload_mode: str = ""
@@ -61,6 +63,15 @@ class Settings:
     load_shape: Shape | None = None
     pull_push_ratio: tuple[int, ...] = ()
     image_mix: tuple[int, ...] = ()
+    arrival_rate: Mapping[str, float] = field(default_factory=dict)
+    arrivals: str = "poisson"
+    max_in_flight: int = 1000
+    rollout: RolloutSpec | None = None
+    rollout_update: bool = False
+    find_capacity: str = ""
+    slo: Slo | None = None
+    capacity_start: float = 10.0
+    capacity_step_time: float = 30.0
     scenario: str = ""
     weights: Mapping[str, int] = field(default_factory=dict)
     user_weights: Mapping[str, int] = field(default_factory=dict)

@@ -10,6 +10,9 @@ from typing import Any
 
 from ..image import ImageError, Platform, parse_size
 from ..load import Shape
+from ..load.arrivals import ARRIVAL_PROCESSES, parse_rate
+from ..load.capacity import Slo
+from ..load.rollout import RolloutSpec
 from ..registry.profiles import PROFILES, UPLOAD_STYLES
 
 UPLOAD_MODES = UPLOAD_STYLES
@@ -60,7 +63,8 @@ def count_or_profile(value: Any) -> int:
 
 
 def client_profile(value: Any) -> str:
-    if value not in PROFILES:
+    """A profile name, or "" for the mode's own: docker for users and arrivals, containerd for a rollout."""
+    if value not in ("", *PROFILES):
         raise ValueError(f"{value!r} is not one of {', '.join(PROFILES)}")
     return str(value)
 
@@ -241,3 +245,68 @@ def weights(names: tuple[str, ...]) -> Callable[[Any], dict[str, int]]:
 
     return parse
 
+
+def arrival_rates(entries: tuple[str, ...]) -> Callable[[Any], dict[str, float]]:
+    """`ENTRY=R/s[,ENTRY=R/m...]` (repeated options, comma-separated text, a YAML list or mapping) -> per second."""
+
+    def parse(value: Any) -> dict[str, float]:
+        if value in ("", None, [], {}):
+            return {}
+        if isinstance(value, Mapping):
+            pairs = [(str(entry), str(rate)) for entry, rate in value.items()]
+        else:
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+                raise ValueError(f"{value!r} is not ENTRY=RATE items, e.g. manifest-get=80/s")
+            pairs = []
+            for text in (part for item in items for part in item.replace(",", " ").split()):
+                entry, separator, rate = text.partition("=")
+                if not separator:
+                    raise ValueError(f"{text!r} is not ENTRY=RATE, e.g. manifest-get=80/s")
+                pairs.append((entry, rate))
+        rates: dict[str, float] = {}
+        for entry, rate in pairs:
+            rates[task_entry(entries)(entry)] = parse_rate(rate) + rates.get(entry, 0.0)
+        return rates
+
+    return parse
+
+
+def task_entry(entries: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in ("", *entries):
+            raise ValueError(f"unknown task {value!r} (known: {', '.join(entries)})")
+        return str(value)
+
+    return parse
+
+
+def arrival_process(value: Any) -> str:
+    if value not in ARRIVAL_PROCESSES:
+        raise ValueError(f"{value!r} is not one of {', '.join(ARRIVAL_PROCESSES)}")
+    return str(value)
+
+
+def rate(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{value!r} is not a rate such as 10/s")
+    return parse_rate(str(value))
+
+
+def positive_seconds(value: Any) -> float:
+    seconds = as_number(value, "a number of seconds")
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be more than 0 seconds")
+    return seconds
+
+
+def rollout(value: Any) -> RolloutSpec | None:
+    if value in ("", None):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{value!r} is not NODES[@WINDOW], e.g. 2000@60s")
+    return RolloutSpec.parse(str(value))
+
+
+def slo(value: Any) -> Slo | None:
+    return Slo.parse(text(value)) if value else None

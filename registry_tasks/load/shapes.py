@@ -40,17 +40,24 @@ class Shape:
             raise ValueError(f"{text!r}: {name} takes a percentage from 1% to 100%, e.g. {name}:{SHAPES[name]}%")
         return cls(name, value)
 
+    def level(self, elapsed: float, duration: float) -> float:
+        """Share of the peak wanted `elapsed` seconds in (0 once the run is over): arrival rates follow it."""
+        if elapsed >= duration or duration <= 0:
+            return 0.0
+        share = elapsed / duration
+        if self.name == "ramp":
+            return min(1.0, share * 100 / self.parameter)
+        if self.name == "step":
+            return (math.floor(share * self.parameter) + 1) / self.parameter
+        return 1.0 if 0.4 <= share < 0.6 else self.parameter / 100
+
     def users(self, elapsed: float, duration: float, peak: int) -> int | None:
         """Users wanted `elapsed` seconds in, or None once the run is over."""
         if elapsed >= duration:
             return None
-        share = elapsed / duration
-        if self.name == "ramp":
-            return math.ceil(peak * min(1.0, share * 100 / self.parameter))
-        if self.name == "step":
-            return math.ceil(peak * (math.floor(share * self.parameter) + 1) / self.parameter)
-        base = max(1, round(peak * self.parameter / 100))
-        return peak if 0.4 <= share < 0.6 else min(base, peak)
+        if self.name == "spike" and not 0.4 <= elapsed / duration < 0.6:
+            return min(max(1, round(peak * self.parameter / 100)), peak)
+        return math.ceil(peak * self.level(elapsed, duration))
 
     def spawn_rate(self, duration: float, peak: int, given: float) -> float:
         """Users per second: the ramp's own slope, else -r."""

@@ -17,6 +17,7 @@ from typing import Any
 from locust.env import Environment
 
 from ..config import TOTAL, Settings, SettingsError, settings_from
+from . import open_figures
 from .reports import reports
 from .throughput import EntryFigures, as_dicts, duration, lookup, table
 
@@ -86,13 +87,17 @@ def judge(gate: Gate, rows: list[EntryFigures]) -> Verdict:
     return Verdict(gate.option, gate.entry, gate.limit, measured, gate.unit, passed, line)
 
 
-def summary(rows: list[EntryFigures], verdicts: list[Verdict], seconds: float) -> dict[str, Any]:
+def summary(
+    rows: list[EntryFigures], verdicts: list[Verdict], seconds: float, sections: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The summary file: duration, gates, per-entry figures, and the open model's sections when it ran."""
     return {
         "duration_s": round(seconds, 3),
         "gates_passed": all(verdict.passed for verdict in verdicts),
         "gates": [{k: v for k, v in asdict(verdict).items() if k != "line"} | {"message": verdict.line}
                   for verdict in verdicts],
         "entries": as_dicts(rows),
+        **(sections or {}),
     }  # fmt: skip
 
 
@@ -110,7 +115,7 @@ def check(environment: Environment, settings: Settings) -> list[Verdict]:
         if directory := os.path.dirname(settings.summary_file):
             os.makedirs(directory, exist_ok=True)
         with open(settings.summary_file, "w", encoding="utf-8") as handle:
-            json.dump(summary(rows, verdicts, duration(stats)), handle, indent=2)
+            json.dump(summary(rows, verdicts, duration(stats), open_figures.sections(settings)), handle, indent=2)
             handle.write("\n")
     return verdicts
 

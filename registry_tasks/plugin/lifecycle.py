@@ -11,7 +11,7 @@ from typing import Any
 
 import gevent
 from locust.env import Environment
-from locust.runners import MasterRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from ..config import SettingsError
 from ..image import ImageError
@@ -19,10 +19,10 @@ from ..registry import RegistryClient
 from ..registry.auth import AuthError
 from ..registry.cleanup import PushLedger, count_only_deletes, delete_pushed
 from ..registry.pushed_log import PushedLog
-from . import distributed, state
+from . import distributed, open_figures, open_runs, state
 from .seeding import prepare
 from .shapes import install_shape
-from .users import RegistryPushUser, apply_weights
+from .users import OpenModelUser, RegistryPushUser, apply_weights
 
 log = logging.getLogger(__name__)
 STARTUP_ERRORS = (SettingsError, ImageError, AuthError)
@@ -42,12 +42,44 @@ def on_init(environment: Environment, **_: Any) -> None:
     try:
         run = state.install(state.load_run(environment.host, environment.parsed_options))
         apply_weights(run.settings)
-        if run.settings.load_shape:
+        check_open_model(environment, run.settings)
+        choose_user_classes(environment, run.settings)
+        if run.settings.load_shape and not open_runs.open_mode(run.settings):
             install_shape(environment, run.settings.load_shape)
     except STARTUP_ERRORS as exc:
         fail(str(exc))
         return
     distributed.share_images(environment, run_images)
+
+
+_closed_loop_classes: list[type] = []
+
+
+def choose_user_classes(environment: Environment, settings: Any) -> None:
+    """The open model runs on its own clients: Locust's users are then one placeholder class that only waits."""
+    if not _closed_loop_classes:
+        _closed_loop_classes.extend(cls for cls in environment.user_classes if cls is not OpenModelUser)
+    environment.user_classes = [OpenModelUser] if open_runs.open_mode(settings) else list(_closed_loop_classes)
+
+
+def check_open_model(environment: Environment, settings: Any) -> None:
+    """Open-model options that cannot work together, refused before any load."""
+    modes = [name for name, given in (("--arrival-rate", settings.arrival_rate), ("--rollout", settings.rollout),
+                                      ("--find-capacity", settings.find_capacity)) if given]  # fmt: skip
+    if len(modes) > 1:
+        raise SettingsError(f"{' and '.join(modes)} are schedules of their own: give one")
+    if settings.find_capacity and settings.slo is None:
+        raise SettingsError("--find-capacity needs --slo, e.g. --slo p95=200,fail=0.01")
+    if settings.slo is not None and not settings.find_capacity:
+        raise SettingsError("--slo is the SLO of --find-capacity: give --find-capacity TASK too")
+    if settings.rollout_update and settings.rollout is None:
+        raise SettingsError("--rollout-update rolls a --rollout's nodes on: give --rollout NODES too")
+    if settings.find_capacity and isinstance(environment.runner, (MasterRunner, WorkerRunner)):
+        raise SettingsError("--find-capacity runs in one process (no --master, --worker or --processes): "
+                            "its steps are judged on one clock")  # fmt: skip
+    options = environment.parsed_options
+    if settings.load_shape and open_runs.open_mode(settings) and not getattr(options, "run_time", None):
+        raise SettingsError("--load-shape needs -t/--run-time: the shape spans the run")
 
 
 def run_images() -> list[Any]:
@@ -67,18 +99,33 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     run = state.current_or_none()
     if run is None or fresh.settings != run.settings:
         run = state.install(fresh)
+    try:
+        check_open_model(environment, run.settings)
+    except SettingsError as exc:
+        log.error("%s", exc)
+        if environment.runner is not None:
+            environment.runner.quit()
+        return
+    choose_user_classes(environment, run.settings)
     environment.user_classes = [cls for cls in environment.user_classes if cls.tasks and cls.weight > 0]
     distributed.report_images(environment, run.images)
     if isinstance(environment.runner, MasterRunner) or not environment.host:
         run.seeded.set()
+        open_figures.start(environment, run)
         return
     if not run.seeded.is_set() and run.preparing is None:  # a greenlet: a worker's message loop must not wait
         seeder = getattr(environment.runner, "worker_index", 0) == 0
-        writes = RegistryPushUser in environment.user_classes
+        writes = RegistryPushUser in environment.user_classes or open_runs.writes(run.settings)
         run.preparing = gevent.spawn(prepare, run, environment.host, writes, seeder)
     if run.settings.cleanup:
         _pushed.watch(environment.events.request, run.push_repository(""))
     _pushed_log.watch(environment.events.request, run.settings.pushed_log)
+    open_figures.start(environment, run)
+
+
+def on_test_stopping(environment: Environment, **_: Any) -> None:
+    """The open model sends no new arrival; those in flight get --stop-timeout seconds, as users do."""
+    open_figures.stop(environment)
 
 
 def on_test_stop(environment: Environment, **_: Any) -> None:

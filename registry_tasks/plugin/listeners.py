@@ -2,13 +2,17 @@
 
 - init_command_line_parser: `config.add_arguments` (our options in Locust's parser, web UI, LOCUST_* variables).
 - init: `web_secrets.on_init` (secrets out of the web UI page before it renders), `lifecycle.on_init` (settings
-  and fixtures; bad input stops the process here), `reports.on_init` (the Registry tab), `final_csv.on_init`.
-- test_start: `lifecycle.on_test_start` (web UI edits taken, then seeding starts).
+  and fixtures; bad input stops the process here), `reports.on_init` (the Registry tab), `final_csv.on_init`,
+  `open_figures.on_init` (a worker hears its place in the schedule).
+- test_start: `lifecycle.on_test_start` (web UI edits taken, then seeding starts, then the open model's schedule).
+- test_stopping: `lifecycle.on_test_stopping` (the open model sends no new arrival).
+- report_to_master / worker_report: `open_figures` (a worker's open-model figures travel with its stats).
 - test_stop: `distributed.on_test_stop` (a master first waits for its workers' last figures), then
   `lifecycle.on_test_stop` (each process deletes its own pushes, `--cleanup`).
 - quitting: `gates.on_quitting` (gates judged on the whole run, summary file), `final_csv.on_quitting` (with
   --json output: one more turn of Locust's CSV writer before that output resets the stats),
-  `reports.on_quitting` (our table completes the HTML report Locust has just written, and the registry CSV).
+  `reports.on_quitting` (our table completes the HTML report Locust has just written, and the registry CSV),
+  `open_figures.on_quitting` (open-model figures printed, capacity CSV and exit code).
 - quit: `final_csv.on_quit` (without --json output: one more writer turn; Locust closes its CSV files next).
 
 Registering twice is a no-op, so importing the plugin from several locustfiles is harmless.
@@ -19,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import add_arguments
-from . import distributed, final_csv, gates, lifecycle, reports, web_secrets
+from . import distributed, final_csv, gates, lifecycle, open_figures, reports, web_secrets
 
 _registered: set[int] = set()
 
@@ -30,11 +34,14 @@ def register(events: Any) -> None:
         return
     _registered.add(id(events))
     events.init_command_line_parser.add_listener(add_arguments)
-    for on_init in (web_secrets.on_init, lifecycle.on_init, reports.on_init, final_csv.on_init):
+    for on_init in (web_secrets.on_init, lifecycle.on_init, reports.on_init, final_csv.on_init, open_figures.on_init):
         events.init.add_listener(on_init)
     events.test_start.add_listener(lifecycle.on_test_start)
+    events.test_stopping.add_listener(lifecycle.on_test_stopping)
+    events.report_to_master.add_listener(open_figures.on_report_to_master)
+    events.worker_report.add_listener(open_figures.on_worker_report)
     for on_test_stop in (distributed.on_test_stop, lifecycle.on_test_stop):
         events.test_stop.add_listener(on_test_stop)
-    for on_quitting in (gates.on_quitting, final_csv.on_quitting, reports.on_quitting):
+    for on_quitting in (gates.on_quitting, final_csv.on_quitting, reports.on_quitting, open_figures.on_quitting):
         events.quitting.add_listener(on_quitting)
     events.quit.add_listener(final_csv.on_quit)

@@ -21,6 +21,7 @@ import gevent.event
 from ..config import Settings, SettingsError, check_host, client_config, credentials, settings_from
 from ..image import Image, UniqueImageTemplate
 from ..registry import ClientConfig, PullTarget
+from ..registry.profiles import DEFAULT as DEFAULT_PROFILE
 from ..registry.profiles import MINIMAL, PROFILES, ClientProfile
 from ..sources import load_fixtures, synthetic_image
 
@@ -84,10 +85,11 @@ class RegistryRun:
             config = self.client_configs[key] = client_config(self.settings, host, profile)
         return config
 
-    def pick_profile(self) -> ClientProfile:
-        """The client a new user sends as: --client-profile, or one drawn in the shares of --client-mix."""
+    def pick_profile(self, default: str = DEFAULT_PROFILE) -> ClientProfile:
+        """The client a new user sends as: --client-profile, or one drawn in the shares of --client-mix, or the
+        mode's own (`default`: docker for users and arrivals, containerd for rollout nodes)."""
         mix = self.settings.client_mix
-        name = random.choices(list(mix), list(mix.values()))[0] if mix else self.settings.client_profile
+        name = random.choices(list(mix), list(mix.values()))[0] if mix else self.settings.client_profile or default
         return PROFILES[name]
 
 

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
-from locust import User, tag, task
+from locust import User, constant, tag, task
 from locust.exception import StopUser
 
 from ..config import Settings
 from ..image import Blob
 from ..load import tasks
-from ..registry import PullTarget, RegistryClient, RequestFailed, pull_image, push_image
+from ..registry import PullTarget, RegistryClient, RequestFailed, names, pull_image, push_image
+from ..registry.profiles import DEFAULT as DEFAULT_PROFILE
 from . import state
 
 
@@ -45,13 +46,17 @@ class RegistryUser(User):
     """Common start and stop: one RegistryClient per user, waiting for seeding before the first task."""
 
     abstract = True
+    reporter: Callable[..., None] | None = None
+    """Where this user's requests are reported; None: Locust's request event (the open model sets its own)."""
+    default_profile = DEFAULT_PROFILE
+    """The client profile when neither --client-profile nor --client-mix names one (rollout nodes: containerd)."""
 
     def on_start(self) -> None:
         self.shared = state.current()
         self.index = self.shared.next_user()
         self.pushes = itertools.count()
-        fire = self.environment.events.request.fire
-        self.profile = self.shared.pick_profile()
+        fire = self.reporter or self.environment.events.request.fire
+        self.profile = self.shared.pick_profile(self.default_profile)
         self.registry = RegistryClient(self.host or "", fire, self.shared.client_config(self.host or "", self.profile))
         self.shared.seeded.wait()
 
@@ -142,8 +147,29 @@ TASKS = {
     tasks.IMAGE_PUSH: (RegistryPushUser, RegistryPushUser.image_push),
 }
 
+HEADLINES = {
+    tasks.MANIFEST_GET: ("GET", names.MANIFEST_GET),
+    tasks.BLOB_GET: ("GET", names.BLOB_GET),
+    tasks.IMAGE_PULL: (names.OPERATION_METHODS[names.IMAGE_PULL], names.IMAGE_PULL),
+    tasks.CHUNKED_UPLOAD: ("PUT", names.UPLOAD_FINISH),
+    tasks.MANIFEST_PUT: ("PUT", names.MANIFEST_PUT),
+    tasks.IMAGE_PUSH: (names.OPERATION_METHODS[names.IMAGE_PUSH], names.IMAGE_PUSH),
+}
+"""Each task's headline entry (request type, name): what an open-model arrival of it is timed and dropped as."""
 
-assert tuple(TASKS) == tasks.TASK_NAMES and tuple(USER_CLASSES) == tasks.USER_NAMES
+
+class OpenModelUser(User):
+    """Holds Locust's place in an open-model run: Locust's runner needs a user class, but arrivals run on the
+    open model's own greenlets and clients (open_model.py), so the -u users of this class only wait."""
+
+    wait_time = constant(3600)
+
+    @task
+    def hold(self) -> None:
+        """Nothing: waiting is where Locust stops a user at once, so a stop is never held up here."""
+
+
+assert tuple(TASKS) == tasks.TASK_NAMES == tuple(HEADLINES) and tuple(USER_CLASSES) == tasks.USER_NAMES
 
 
 def apply_weights(settings: Settings) -> None:

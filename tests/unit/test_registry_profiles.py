@@ -40,9 +40,12 @@ def test_each_profile_is_a_well_formed_record(name: str) -> None:
 
 def test_the_default_is_docker_and_the_user_agent_option_replaces_the_profiles() -> None:
     settings = settings_from(options())
-    assert settings.client_profile == "docker"
+    assert settings.client_profile == ""  # the mode's own: docker for users and arrivals, containerd for rollouts
     run = RegistryRun(settings, [synthetic_image("1x1KiB")])
     assert run.pick_profile() is PROFILES["docker"]
+    assert run.pick_profile("containerd") is PROFILES["containerd"]
+    told = RegistryRun(settings_from(options(client_profile="docker")), [synthetic_image("1x1KiB")])
+    assert told.pick_profile("containerd") is PROFILES["docker"]
     custom = settings_from(options(user_agent="acme-ci/2.0"))
     assert client_config(custom, "http://r", PROFILES["containerd"]).user_agent == "acme-ci/2.0"
     assert client_config(settings, "http://r", PROFILES["containerd"]).user_agent.startswith("containerd/1.6.20")

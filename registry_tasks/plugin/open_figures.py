@@ -1,0 +1,204 @@
+"""The open model's figures where people look: merged from the workers, logged at the end of the run, in the
+summary file (`arrivals`, `rollout`, `rollout_update`, `capacity`), the capacity curve's CSV and the web UI.
+
+Each load process keeps cumulative figures; a worker sends them with every stats report (Locust's
+`report_to_master`), and the master keeps each worker's latest, so a lost or repeated report changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from ..config import Settings
+from ..load import Histogram, RolloutFigures, format_rate
+from . import open_runs, state
+from .open_runs import OpenRun
+
+log = logging.getLogger(__name__)
+REPORT_KEY = "registry_tasks_open"
+CAPACITY_NOT_FOUND_EXIT_CODE = 3
+STEP_COLUMNS = ("rate_per_s", "requests", "p50_ms", "p95_ms", "p99_ms", "fail_ratio", "late_p99_ms", "cpu_share",
+                "verdict")  # fmt: skip
+
+_local: OpenRun | None = None  # this process's open run (not on a master)
+_workers: dict[str, dict[str, Any]] = {}  # on a master: each worker's latest figures
+
+
+def start(environment: Environment, run: state.RegistryRun) -> None:
+    """At test start: a master places its workers; a load process starts its schedule (after seeding)."""
+    global _local
+    _workers.clear()
+    if _local is not None:
+        _local.stop()
+        _local = None
+    if not open_runs.open_mode(run.settings):
+        return
+    if isinstance(environment.runner, MasterRunner):
+        open_runs.send_places(environment)
+    else:
+        _local = OpenRun(environment, run)
+
+
+def stop(environment: Environment) -> None:
+    """At test stop: no new arrival; those in flight get --stop-timeout seconds."""
+    if _local is not None:
+        _local.stop()
+    if isinstance(environment.runner, WorkerRunner):
+        open_runs.forget_place()
+
+
+def on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    if _local is not None:
+        data[REPORT_KEY] = _local.as_dict()
+
+
+def on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    """On a master: keep the worker's latest figures; end the run once a rollout's every node is done."""
+    figures = data.get(REPORT_KEY)
+    if figures is None:
+        return
+    _workers[client_id] = figures
+    run = state.current_or_none()
+    if run is None or run.settings.rollout is None:
+        return
+    waves = merged(list(_workers.values()))["waves"]
+    wanted = 2 if run.settings.rollout_update else 1
+    nodes = run.settings.rollout.nodes
+    done = len(waves) >= wanted and all(len(wave["finished"]) + wave["failed"] >= nodes for wave in waves[:wanted])
+    if done and _master is not None and _master.runner is not None and _master.runner.state not in ENDED:
+        log.info("rollout: every node is done")
+        open_runs.finish_run(_master)
+
+
+ENDED = ("stopping", "stopped", "cleanup", "quitting")
+_master: Environment | None = None
+
+
+def parts() -> list[dict[str, Any]]:
+    if _local is not None:
+        return [_local.as_dict()]
+    return list(_workers.values())
+
+
+def merged(figures: list[dict[str, Any]]) -> dict[str, Any]:
+    """One process's figures from several: counts added, histograms merged, rollout waves joined node by node."""
+    entries: dict[str, dict[str, Any]] = {}
+    waves: list[dict[str, Any]] = []
+    for part in figures:
+        for entry, tally in part.get("entries", {}).items():
+            into = entries.setdefault(entry, {"started": 0, "dropped": 0, "late": Histogram()})
+            into["started"] += tally["started"]
+            into["dropped"] += tally["dropped"]
+            into["late"].merge(tally["late"])
+        for number, wave in enumerate(part.get("waves", [])):
+            if number == len(waves):
+                waves.append({"nodes": 0, "finished": [], "failed": 0, "bytes": {}})
+            into = waves[number]
+            into["nodes"] += wave["nodes"]
+            into["finished"] += wave["finished"]
+            into["failed"] += wave["failed"]
+            for second, moved in wave["bytes"].items():
+                into["bytes"][int(second)] = into["bytes"].get(int(second), 0) + moved
+    schedule = max((part.get("schedule_s", 0.0) for part in figures), default=0.0)
+    return {"schedule_s": schedule, "entries": entries, "waves": waves}
+
+
+def sections(settings: Settings) -> dict[str, Any]:
+    """The summary file's open-model sections (none for a closed-loop run)."""
+    if not open_runs.open_mode(settings):
+        return {}
+    figures = merged(parts())
+    seconds = figures["schedule_s"]
+    arrivals = {}
+    for entry, tally in figures["entries"].items():
+        target = settings.arrival_rate.get(entry)
+        arrivals[entry] = {
+            "target_per_s": round(target, 3) if target is not None else None,
+            "achieved_per_s": round(tally["started"] / seconds, 3) if seconds > 0 else 0.0,
+            "started": tally["started"],
+            "dropped": tally["dropped"],
+            "late_p99_ms": tally["late"].percentile(0.99),
+        }
+    out: dict[str, Any] = {"arrivals": {"schedule_s": round(seconds, 3), "entries": arrivals}}
+    if settings.rollout is not None:
+        for key, wave in zip(("rollout", "rollout_update"), figures["waves"], strict=False):
+            nodes = settings.rollout.nodes
+            failed = wave["failed"] + max(nodes - wave["nodes"], 0)  # nodes a worker never got to: failed too
+            unfinished = max(wave["nodes"] - len(wave["finished"]) - wave["failed"], 0)  # cut short by -t
+            out[key] = asdict(RolloutFigures.of(nodes, wave["finished"], failed + unfinished, wave["bytes"]))
+    search = _local.search if _local is not None else None
+    if search is not None:
+        out["capacity"] = {
+            "entry": search.entry,
+            "rate_per_s": round(search.held.rate_per_s, 3) if search.held is not None else None,
+            "found": search.found,
+            "generator_bound": search.bound is not None,
+            "line": search.line(),
+            "steps": [asdict(step) for step in search.steps],
+        }
+    return out
+
+
+def lines(found: dict[str, Any]) -> list[str]:
+    """What the end of a run prints about the open model."""
+    out = []
+    arrivals = found.get("arrivals", {})
+    for entry, figures in arrivals.get("entries", {}).items():
+        target = figures["target_per_s"]
+        aim = f"target {format_rate(target)}, " if target else ""
+        out.append(f"arrivals: {entry}: {aim}achieved {format_rate(figures['achieved_per_s'] or 0)} over "
+                   f"{arrivals['schedule_s']:.1f} s, {figures['started']} started, {figures['dropped']} dropped, "
+                   f"late p99 {figures['late_p99_ms']:g} ms")  # fmt: skip
+    for key in ("rollout", "rollout_update"):
+        if key in found:
+            out.append(RolloutFigures(**found[key]).line(key.replace("_", " ")))
+    if "capacity" in found:
+        out.append(found["capacity"]["line"])
+    return out
+
+
+def write_capacity_csv(path: str, steps: list[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, STEP_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(steps)
+
+
+def rows() -> list[dict[str, str]]:
+    """The web UI's Open model table: one row per figure line."""
+    run = state.current_or_none()
+    if run is None:
+        return []
+    return [{"figures": line} for line in lines(sections(run.settings))]
+
+
+def on_quitting(environment: Environment, **_: Any) -> None:
+    """Print the figures, write the capacity CSV, and set a capacity search's exit code (0 found, 3 not)."""
+    run = state.current_or_none()
+    if run is None or isinstance(environment.runner, WorkerRunner) or not open_runs.open_mode(run.settings):
+        return
+    found = sections(run.settings)
+    for line in lines(found):
+        log.info("%s", line)
+    capacity = found.get("capacity")
+    if capacity is None:
+        return
+    prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if prefix:
+        write_capacity_csv(f"{prefix}_capacity.csv", capacity["steps"])
+    if not capacity["found"]:
+        environment.process_exit_code = CAPACITY_NOT_FOUND_EXIT_CODE
+    elif environment.process_exit_code is None:
+        environment.process_exit_code = 0  # failures in the steps that breached are what a search looks for
+
+
+def on_init(environment: Environment, **_: Any) -> None:
+    global _master
+    _master = environment if isinstance(environment.runner, MasterRunner) else None
+    open_runs.listen_for_place(environment)

@@ -1,0 +1,262 @@
+"""Which open-model schedule a process runs (arrival rates, a rollout storm, a capacity search), its share of a
+distributed run, and its end.
+
+Every load process (a local runner, each worker) runs its own schedule once seeding is done; its clock starts
+then. A master runs none: at test start it tells each worker its place (`index` of `workers`), so each takes
+1/N of every rate (constant streams offset by index/N of a gap) and every N-th rollout node; the sum keeps the
+schedule. A rollout or a capacity search ends the run when it is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+import gevent.event
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from ..config import Settings
+from ..load import ArrivalSchedule, CapacitySearch, Histogram, StepFigures, format_rate, tasks
+from ..registry import PullTarget, pull_image
+from ..registry.profiles import CONTAINERD
+from .open_model import Arrivals, Client, Watcher
+from .state import RegistryRun
+from .users import RegistryPullUser, RegistryUser, registry_task
+
+log = logging.getLogger(__name__)
+PLACE_MESSAGE = "registry_tasks_open_place"  # master -> worker: {"index": k, "workers": n}
+PLACE_WAIT_SECONDS = 10.0
+_place: gevent.event.AsyncResult = gevent.event.AsyncResult()  # on a worker: the master's last word
+
+
+def open_mode(settings: Settings) -> bool:
+    return bool(settings.arrival_rate or settings.rollout or settings.find_capacity)
+
+
+def writes(settings: Settings) -> bool:
+    """Whether the open model pushes (and so needs manifest-put's seeded repository)."""
+    entries = set(settings.arrival_rate) | {settings.find_capacity}
+    return bool(entries & set(tasks.PUSH_TASKS))
+
+
+@dataclass
+class RolloutWatcher(Watcher):
+    """One rollout wave in this process: when each node finished, which failed, bytes per second."""
+
+    nodes: int
+    start: float = field(default_factory=time.perf_counter)
+    finished: list[float] = field(default_factory=list)
+    failed: int = 0
+    bytes_per_second: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    done: gevent.event.Event = field(default_factory=gevent.event.Event)
+
+    def event(self, event: dict[str, Any], headline: bool) -> None:
+        offset = time.perf_counter() - self.start
+        if headline:
+            if event["exception"] is None:
+                self.finished.append(round(offset, 3))
+            else:
+                self.failed += 1
+            if len(self.finished) + self.failed >= self.nodes:
+                self.done.set()
+        elif event["request_type"] not in ("PULL", "PUSH"):
+            self.bytes_per_second[int(offset)] += event["response_length"] or 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"nodes": self.nodes, "finished": self.finished, "failed": self.failed,
+                "bytes": dict(self.bytes_per_second)}  # fmt: skip
+
+
+@dataclass
+class StepWatcher(Watcher):
+    """One capacity step: the searched entry's times from due, its failures, and lateness."""
+
+    times: Histogram = field(default_factory=Histogram)
+    late: Histogram = field(default_factory=Histogram)
+    failures: int = 0
+
+    def started(self, late_ms: float) -> None:
+        self.late.add(late_ms)
+
+    def event(self, event: dict[str, Any], headline: bool) -> None:
+        if headline:
+            self.times.add(event["response_time"])
+            self.failures += event["exception"] is not None
+
+    def figures(self, rate: float, cpu_share: float) -> StepFigures:
+        count = self.times.total
+        return StepFigures(
+            rate_per_s=round(rate, 3),
+            requests=count,
+            p50_ms=self.times.percentile(0.50),
+            p95_ms=self.times.percentile(0.95),
+            p99_ms=self.times.percentile(0.99),
+            fail_ratio=round(self.failures / count, 4) if count else 0.0,
+            late_p99_ms=self.late.percentile(0.99),
+            cpu_share=round(cpu_share, 3),
+        )
+
+
+class OpenRun:
+    """This process's open-model run, from seeding done to its end."""
+
+    def __init__(self, environment: Environment, run: RegistryRun) -> None:
+        self.environment = environment
+        self.run = run
+        self.settings = run.settings
+        default = CONTAINERD.name if self.settings.rollout else "docker"
+        self.arrivals = Arrivals(environment, self.settings.max_in_flight, default)
+        self.waves: list[RolloutWatcher] = []
+        self.search: CapacitySearch | None = None
+        self.test_started = time.perf_counter()
+        self.greenlet = gevent.spawn(self._main)
+
+    def _main(self) -> None:
+        self.run.seeded.wait()
+        index, workers = self._place()
+        if workers == 0 or self.arrivals.stopping.is_set():
+            return
+        if self.settings.rollout:
+            self._rollout(index, workers)
+        elif self.settings.find_capacity:
+            self._search()
+        else:
+            self._rates(index, workers)
+
+    def _place(self) -> tuple[int, int]:
+        if not isinstance(self.environment.runner, WorkerRunner):
+            return 0, 1
+        try:
+            place = _place.get(timeout=PLACE_WAIT_SECONDS)
+        except gevent.Timeout:
+            log.error("the master did not give this worker its share of the schedule in %g s: it sends nothing",
+                      PLACE_WAIT_SECONDS)  # fmt: skip
+            return 0, 0
+        return int(place["index"]), int(place["workers"])
+
+    def _rates(self, index: int, workers: int) -> None:
+        settings = self.settings
+        shape = settings.load_shape
+        run_time = float(getattr(self.environment.parsed_options, "run_time", None) or 0)
+        span = max(run_time - (time.perf_counter() - self.test_started), 0.001)
+
+        def level(offset: float) -> float:
+            return shape.level(offset, span) if shape is not None else 1.0
+
+        schedule = ArrivalSchedule(
+            dict(settings.arrival_rate), settings.arrivals, level, share=1 / workers, phase=index / workers
+        )
+        rates = ", ".join(f"{entry} {format_rate(rate / workers)}" for entry, rate in settings.arrival_rate.items())
+        log.info("open model: %s arrivals in this process (%s)", settings.arrivals, rates)
+        self.arrivals.run_schedule(schedule)
+
+    def _rollout(self, index: int, workers: int) -> None:
+        spec = self.settings.rollout
+        assert spec is not None
+        if not self.run.targets:
+            log.error("--rollout: there is no image to pull (seeding found none)")
+            self.finish()
+            return
+        target = self.run.targets[0]
+        starts = spec.starts(index, workers)
+        nodes = [self.arrivals.pool.make(RegistryPullUser) for _ in starts]
+        log.info("rollout: %d of %d nodes in this process pull %s:%s, starting over %g s",
+                 len(nodes), spec.nodes, target.repository, target.reference, spec.window_s)  # fmt: skip
+        self._wave(target, nodes, [offset for _, offset in starts])
+        self.finish()
+
+    def _wave(self, target: PullTarget, nodes: list[Client], offsets: list[float]) -> None:
+        wave = RolloutWatcher(len(nodes))
+        self.waves.append(wave)
+        settings = self.settings
+
+        def pull(user: RegistryUser) -> None:
+            pull_image(user.registry, target.repository, target.reference, settings.platform, settings.pull_parallel)
+
+        for node, offset in zip(nodes, offsets, strict=True):
+            wait = wave.start + offset - time.perf_counter()
+            if wait > 0 and self.arrivals.stopping.wait(wait):
+                return
+            self.arrivals.arrive(tasks.IMAGE_PULL, wave.start + offset, wave, registry_task(pull), node)
+        if nodes:
+            wave.done.wait()
+
+    def _search(self) -> None:
+        settings = self.settings
+        assert settings.slo is not None
+        search = self.search = CapacitySearch(settings.find_capacity, settings.slo, settings.capacity_start)
+        entry = settings.find_capacity
+        while (rate := search.next_rate()) is not None and not self.arrivals.stopping.is_set():
+            watcher = StepWatcher()
+            cpu, wall = time.process_time(), time.perf_counter()
+            schedule = ArrivalSchedule({entry: rate}, settings.arrivals)
+            self.arrivals.run_schedule(schedule, settings.capacity_step_time, watcher)
+            cpu_share = (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9)
+            if not self.arrivals.drain(max(settings.capacity_step_time, float(settings.request_timeout))):
+                log.warning("capacity step %s: arrivals still in flight after the step", format_rate(rate))
+            if self.arrivals.stopping.is_set():
+                break
+            step = search.record(watcher.figures(rate, cpu_share))
+            log.info("capacity step %s: %d requests, p50 %g ms, p95 %g ms, p99 %g ms, %.2f%% failed, late p99 %g ms"
+                     " -> %s", format_rate(rate), step.requests, step.p50_ms, step.p95_ms, step.p99_ms,
+                     step.fail_ratio * 100, step.late_p99_ms, step.verdict)  # fmt: skip
+        self.finish()
+
+    def finish(self) -> None:
+        """A rollout or search is done here; a worker's master ends the run when every worker's part is done."""
+        if not isinstance(self.environment.runner, WorkerRunner):
+            finish_run(self.environment)
+
+    def stop(self) -> None:
+        grace = float(self.environment.stop_timeout or 0)
+        self.arrivals.stop(grace)
+        self.greenlet.kill(block=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        figures = self.arrivals.as_dict()
+        figures["waves"] = [wave.as_dict() for wave in self.waves]
+        return figures
+
+
+def finish_run(environment: Environment) -> None:
+    """End the run: headless, quit (the figures are printed and written); with the web UI, stop and stay."""
+    runner = environment.runner
+    if runner is None:
+        return
+    if getattr(environment.parsed_options, "headless", False) or environment.web_ui is None:
+        gevent.spawn(runner.quit)
+    else:
+        gevent.spawn(runner.stop)
+
+
+def send_places(environment: Environment) -> None:
+    """On a master at test start: each worker's index and the number of workers."""
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        return
+    workers = sorted(runner.clients)
+    for index, client_id in enumerate(workers):
+        runner.send_message(PLACE_MESSAGE, {"index": index, "workers": len(workers)}, client_id)
+
+
+def forget_place() -> None:
+    """At a worker's test stop: the next run's place comes with the next start."""
+    global _place
+    _place = gevent.event.AsyncResult()
+
+
+def listen_for_place(environment: Environment) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+
+        def hear(msg: Any, **_: Any) -> None:
+            global _place
+            if _place.ready():
+                _place = gevent.event.AsyncResult()
+            _place.set(msg.data)
+
+        environment.runner.register_message(PLACE_MESSAGE, hear)
