@@ -157,6 +157,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     passes `GET` bodies through `alter`, and injects the faults of its plan."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in two writes: Nagle + delayed ACK would add 40 ms
     upstream: str
     alter: BodyFilter
     plan: FaultPlan
@@ -235,10 +236,14 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _forward
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 256  # socketserver's 5 drops SYNs of a burst, and the client's retry costs it a second
+
+
 @contextmanager
 def serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
     """Run a real HTTP server on a free loopback port for the duration of a test; yields its URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

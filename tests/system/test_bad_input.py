@@ -95,6 +95,25 @@ BAD_INPUTS = {
         options("--pushed-log", "/nonexistent/pushed.jsonl"), r"--pushed-log: '/nonexistent/pushed.jsonl': its dir"
     ),
     "missing-ca-file": BadInput(options("--registry-ca-file", "no.pem"), r"--registry-ca-file: 'no.pem': no such file"),
+    "arrival-unknown-task": BadInput(
+        options("--arrival-rate", "manifest-got=5/s"), r"--arrival-rate: unknown task 'manifest-got'"
+    ),
+    "arrival-rate-0": BadInput(
+        options("--arrival-rate", "manifest-get=0/s"), r"--arrival-rate: '0/s': a rate must be more than 0"
+    ),
+    "arrival-rate-abc": BadInput(
+        options("--arrival-rate", "blob-get=abc/s"), r"--arrival-rate: 'abc/s' is not a rate such as 80/s"
+    ),
+    "slo-without-number": BadInput(
+        options("--find-capacity", "manifest-get", "--slo", "p95="), r"--slo: 'p95=' is not p50=MS"
+    ),
+    "slo-without-search": BadInput(options("--slo", "p95=200"), r"--slo is the SLO of --find-capacity"),
+    "search-without-slo": BadInput(options("--find-capacity", "blob-get"), r"--find-capacity needs --slo"),
+    "rollout-0": BadInput(options("--rollout", "0"), r"--rollout: '0': a rollout needs at least 1 node"),
+    "rollout-and-rates": BadInput(
+        options("--rollout", "5", "--arrival-rate", "blob-get=1/s"), r"--arrival-rate and --rollout are sched"
+    ),
+    "max-in-flight-0": BadInput(options("--max-in-flight", "0"), r"--max-in-flight: 0 must be 1 or more"),
 }  # fmt: skip
 
 
