@@ -74,8 +74,8 @@ class ArrivalSchedule:
     def next(self) -> tuple[float, str | None]:
         """The next offset and the entry due then, or (offset, None): nothing due, ask again at that offset."""
         offset, order, entry = heapq.heappop(self.queue)
-        if entry.startswith("?"):
-            self._plan(entry[1:], order, offset, first=True)
+        if entry.startswith("?") or self.rate(entry, offset) <= 0:  # planned before the rate fell to 0: not due
+            self._plan(entry.lstrip("?"), order, offset, first=True)
             return offset, None
         self._plan(entry, order, offset)
         return offset, entry
