@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from registry_tasks.tools.local_registry import LocalRegistry, start_registry
+from registry_tasks.tools.local_registry import LocalRegistry, free_port, start_registry
 
 from ..support.helpers import run_locust, stats
 from ..support.load_proxies import stall_proxy, throttle_proxy
@@ -169,3 +169,36 @@ def test_a_capacity_search_behind_a_throttle_finds_its_rate(tmp_path: Path, regi
         curve = list(csv.DictReader(handle))
     assert [float(row["rate_per_s"]) for row in curve] == [step["rate_per_s"] for step in steps]
     print("capacity curve:", [(s["rate_per_s"], s["p95_ms"], s["verdict"]) for s in steps])
+
+
+def processes(tmp_path: Path, host: str, prefix: str, *args: str) -> tuple[Any, dict[str, Any]]:
+    """`--processes 2`: a master and two workers in one command."""
+    port = free_port()
+    return open_run(
+        tmp_path, host, prefix, "--processes", "2", "--master-bind-host", "127.0.0.1",
+        "--master-bind-port", str(port), "--master-port", str(port), *args,
+    )  # fmt: skip
+
+
+def test_two_workers_share_the_rate_and_the_master_sums_it(logged_registry: LocalRegistry, tmp_path: Path) -> None:
+    prefix = "open/dist-rate"
+    start = settled_offset(logged_registry.log_path)
+    result, summary = processes(
+        tmp_path, logged_registry.url, prefix, "-t", "10s", "--arrival-rate", "manifest-get=60/s",
+        "--arrivals", "constant", "--client-profile", "minimal",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("constant arrivals in this process (manifest-get 30/s)") == 2  # half each
+    arrivals = summary["arrivals"]
+    figures = arrivals["entries"]["manifest-get"]
+    assert abs(figures["started"] - 60 * arrivals["schedule_s"]) <= 0.05 * 60 * arrivals["schedule_s"], arrivals
+    assert manifest_gets(logged_registry, start, prefix) == figures["started"]
+    assert int(stats(tmp_path / "run")[("GET", "manifest-get")]["Request Count"]) == figures["started"]
+
+
+def test_two_workers_split_a_rollout_and_the_master_ends_it(tmp_path: Path, registry: LocalRegistry) -> None:
+    result, summary = processes(tmp_path, registry.url, "open/dist-rollout", "-t", "60s", "--rollout", "30@2s")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("rollout: 15 of 30 nodes in this process") == 2
+    assert (summary["rollout"]["completed"], summary["rollout"]["failed"]) == (30, 0)
+    assert summary["duration_s"] < 30
