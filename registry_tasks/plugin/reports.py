@@ -14,9 +14,11 @@ from flask import Blueprint, Response, jsonify, make_response, request
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from . import open_figures
 from .throughput import COLUMNS, add_to_report, as_csv, as_dicts, table
 
 TAB = "registry"
+OPEN_TAB = "open-model"  # arrivals, rollout and capacity figures, one line each
 _started = time.time()  # a report file older than this process was not written by this run
 
 
@@ -31,8 +33,11 @@ def install_tab(environment: Environment) -> None:
         return
     app = web_ui.app
     web_ui.template_args.update(
-        extended_tabs=[{"title": "Registry", "key": TAB}],
-        extended_tables=[{"key": TAB, "structure": [{"key": k, "title": t} for k, t in COLUMNS.items()]}],
+        extended_tabs=[{"title": "Registry", "key": TAB}, {"title": "Open model", "key": OPEN_TAB}],
+        extended_tables=[
+            {"key": TAB, "structure": [{"key": k, "title": t} for k, t in COLUMNS.items()]},
+            {"key": OPEN_TAB, "structure": [{"key": "figures", "title": "Arrivals, rollout, capacity"}]},
+        ],
         extended_csv_files=[{"href": "./registry/csv", "title": "Download registry throughput CSV"}],
     )
     options = environment.parsed_options
@@ -61,7 +66,8 @@ def install_tab(environment: Environment) -> None:
         if response.status_code != 200 or environment.runner is None:
             return response
         if request.path.endswith("/stats/requests") and response.is_json:
-            data = {**response.get_json(), "extended_stats": [{"key": TAB, "data": as_dicts(rows())}]}
+            extended = [{"key": TAB, "data": as_dicts(rows())}, {"key": OPEN_TAB, "data": open_figures.rows()}]
+            data = {**response.get_json(), "extended_stats": extended}
             response.set_data(json.dumps(data))
         elif request.path.endswith("/stats/report"):
             response.set_data(add_to_report(response.get_data(as_text=True), rows()))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,10 @@ import pytest
 
 from registry_tasks.tools.local_registry import LocalRegistry, free_port, start_registry
 
-from ..support.helpers import run_locust, stats
+from ..support.helpers import locust_command, run_locust, stats
 from ..support.load_proxies import stall_proxy, throttle_proxy
 from ..support.registry_log import REQUEST_LOG_CONFIG, read_requests, settled_offset
+from .test_distributed import poll_json
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +205,31 @@ def test_two_workers_split_a_rollout_and_the_master_ends_it(tmp_path: Path, regi
     assert result.stderr.count("rollout: 15 of 30 nodes in this process") == 2
     assert (summary["rollout"]["completed"], summary["rollout"]["failed"]) == (30, 0)
     assert summary["duration_s"] < 30
+
+
+def test_the_web_ui_shows_a_rollouts_figures_and_stays_up_after_it(registry: LocalRegistry, tmp_path: Path) -> None:
+    """From the web UI (--autostart, as a user pressing Start): the rollout stops the test when its nodes are
+    done, the UI stays, and its Open model tab holds the rollout's line."""
+    port = free_port()
+    command = locust_command(
+        "-H", registry.url, "--autostart", "-t", "60s", "--rollout", "20@1s", "--repository-prefix", "open/web",
+        "--web-host", "127.0.0.1", "--web-port", str(port), headless=False,
+    )  # fmt: skip
+    with open(tmp_path / "locust.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    try:
+
+        def rollout_done(answer: dict[str, Any]) -> bool:
+            tables = {table["key"]: table["data"] for table in answer.get("extended_stats", [])}
+            lines = [row["figures"] for row in tables.get("open-model", [])]
+            done = any("rollout: 20 of 20 nodes pulled (0 failed)" in line for line in lines)
+            return done and answer["state"] == "stopped"  # the test ended, the web UI did not
+
+        poll_json(f"http://127.0.0.1:{port}/stats/requests", rollout_done, timeout=40)
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/").read().decode()  # noqa: S310 - loopback
+        assert '"title": "Open model"' in page
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert "Traceback" not in (tmp_path / "locust.log").read_text()
