@@ -162,29 +162,39 @@ class OpenRun:
             log.error("--rollout: there is no image to pull (seeding found none)")
             self.finish()
             return
-        target = self.run.targets[0]
+        waves = self.run.targets[:2] if self.settings.rollout_update else self.run.targets[:1]
         starts = spec.starts(index, workers)
         nodes = [self.arrivals.pool.make(RegistryPullUser) for _ in starts]
-        log.info("rollout: %d of %d nodes in this process pull %s:%s, starting over %g s",
-                 len(nodes), spec.nodes, target.repository, target.reference, spec.window_s)  # fmt: skip
-        self._wave(target, nodes, [offset for _, offset in starts])
+        stores: list[set[str]] = [set() for _ in nodes]  # each node's content store: digests it holds
+        for number, target in enumerate(waves):
+            what = "roll on to" if number else "pull"
+            log.info("rollout: %d of %d nodes in this process %s %s:%s, starting over %g s",
+                     len(nodes), spec.nodes, what, target.repository, target.reference, spec.window_s)  # fmt: skip
+            if not self._wave(target, nodes, stores, [offset for _, offset in starts]):
+                break
         self.finish()
 
-    def _wave(self, target: PullTarget, nodes: list[Client], offsets: list[float]) -> None:
+    def _wave(self, target: PullTarget, nodes: list[Client], stores: list[set[str]], offsets: list[float]) -> bool:
+        """Each node pulls `target` once (skipping the blobs its store holds); False when the run stopped first."""
         wave = RolloutWatcher(len(nodes))
         self.waves.append(wave)
         settings = self.settings
 
-        def pull(user: RegistryUser) -> None:
-            pull_image(user.registry, target.repository, target.reference, settings.platform, settings.pull_parallel)
+        def puller(store: set[str]) -> Any:
+            def pull(user: RegistryUser) -> None:
+                repository, reference = target.repository, target.reference
+                pull_image(user.registry, repository, reference, settings.platform, settings.pull_parallel, store)
 
-        for node, offset in zip(nodes, offsets, strict=True):
+            return registry_task(pull)
+
+        for node, store, offset in zip(nodes, stores, offsets, strict=True):
             wait = wave.start + offset - time.perf_counter()
             if wait > 0 and self.arrivals.stopping.wait(wait):
-                return
-            self.arrivals.arrive(tasks.IMAGE_PULL, wave.start + offset, wave, registry_task(pull), node)
+                return False
+            self.arrivals.arrive(tasks.IMAGE_PULL, wave.start + offset, wave, puller(store), node)
         if nodes:
             wave.done.wait()
+        return not self.arrivals.stopping.is_set()
 
     def _search(self) -> None:
         settings = self.settings

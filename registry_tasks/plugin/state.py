@@ -20,6 +20,7 @@ import gevent.event
 
 from ..config import Settings, SettingsError, check_host, client_config, credentials, settings_from
 from ..image import Image, UniqueImageTemplate
+from ..image.derived import updated_image
 from ..registry import ClientConfig, PullTarget
 from ..registry.profiles import DEFAULT as DEFAULT_PROFILE
 from ..registry.profiles import MINIMAL, PROFILES, ClientProfile
@@ -108,6 +109,10 @@ def load_run(host: str | None, parsed_options: Any) -> RegistryRun:
     if settings.image_mix and len(settings.image_mix) != len(images):
         names = ", ".join(image.name for image in images)
         raise SettingsError(f"--image-mix: {len(settings.image_mix)} shares for {len(images)} images ({names})")
+    if settings.rollout_update:
+        if settings.pull_image:
+            raise SettingsError("--rollout-update derives the update from a seeded fixture: not with --pull-image")
+        images = [*images, updated_image(images[0])]  # seeded as targets[1], beside the image it updates
     if settings.client_mix and settings.client_profile != Settings.client_profile:
         raise SettingsError("--client-mix and --client-profile both choose the clients: keep one")
     if settings.pull_push_ratio and settings.user_weights:

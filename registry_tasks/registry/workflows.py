@@ -142,10 +142,16 @@ def with_retries(client: RegistryClient, transfer: Callable[[], int], progress: 
 
 
 def pull_image(
-    client: RegistryClient, repository: str, reference: str, platform: Platform, parallel: int = 0
+    client: RegistryClient,
+    repository: str,
+    reference: str,
+    platform: Platform,
+    parallel: int = 0,
+    held: set[str] | None = None,
 ) -> int:
     """Pull one image as the client's profile does; returns the bytes downloaded. `parallel` (0: the profile's)
-    bounds the layers downloaded at once."""
+    bounds the layers downloaded at once. `held`: the digests a node's content store already has, skipped as
+    docker and containerd skip them (and those fetched are added), so an update pulls only what is new."""
     profile = client.profile
     method = names.OPERATION_METHODS[names.IMAGE_PULL]
     with client.measure(method, names.IMAGE_PULL, repository=repository, reference=reference) as outcome:
@@ -154,11 +160,17 @@ def pull_image(
             client.ping()
         document, blobs, total = platform_manifest(client, repository, reference, platform)
         config, layers = (blobs[0], blobs[1:]) if "config" in document else (None, blobs)
+        if held is not None:
+            config = None if config is not None and config.digest in held else config
+            layers = [layer for layer in layers if layer.digest not in held]
         limit = parallel or profile.download_parallel or DEFAULT_DOWNLOADS
 
         def fetch(blob: Descriptor) -> int:
             progress = BlobProgress() if profile.range_resume else None
-            return with_retries(client, lambda: client.get_blob(repository, blob.digest, blob.size, progress), progress)
+            got = with_retries(client, lambda: client.get_blob(repository, blob.digest, blob.size, progress), progress)
+            if held is not None:
+                held.add(blob.digest)
+            return got
 
         if config is not None and profile.config_first:
             total += fetch(config)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import json
 import subprocess
@@ -233,3 +234,25 @@ def test_the_web_ui_shows_a_rollouts_figures_and_stays_up_after_it(registry: Loc
         process.terminate()
         process.wait(timeout=30)
     assert "Traceback" not in (tmp_path / "locust.log").read_text()
+
+
+def test_a_rollout_update_pulls_only_the_new_layer_and_the_update_is_a_real_image(
+    logged_registry: LocalRegistry, tmp_path: Path, run_skopeo: Any
+) -> None:
+    prefix = "open/update"
+    start = settled_offset(logged_registry.log_path)
+    result, summary = open_run(
+        tmp_path, logged_registry.url, prefix, "-t", "60s", "--rollout", "10@1s", "--rollout-update"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert summary["rollout"]["completed"] == summary["rollout_update"]["completed"] == 10
+    requests = read_requests(logged_registry.log_path, start, settled_offset(logged_registry.log_path))
+    nodes = [r for r in requests if r.user_agent.startswith("containerd/") and "/blobs/" in r.path]
+    base = collections.Counter(r.path.rsplit("/", 1)[1] for r in nodes if "-update/" not in r.path)
+    update = collections.Counter(r.path.rsplit("/", 1)[1] for r in nodes if "-update/" in r.path)
+    assert set(base.values()) == {10} and set(update.values()) == {10}, (base, update)
+    assert len(update) == 2 and not set(update) & set(base)  # the new layer and config; base layers were held
+    (repository,) = {r.path.split("/blobs/")[0][len("/v2/") :] for r in nodes if "-update/" in r.path}
+    host = logged_registry.url.removeprefix("http://")
+    run_skopeo("copy", "--src-tls-verify=false", f"docker://{host}/{repository}:latest", f"dir:{tmp_path / 'copy'}")
+    assert len(list((tmp_path / "copy").iterdir())) >= 5  # manifest, config, 3 + 1 layers, version
