@@ -33,7 +33,7 @@ def parse_rate(text: str) -> float:
 
 
 def format_rate(per_second: float) -> str:
-    return f"{per_second:.3g}/s" if per_second >= 1 else f"{per_second * 60:.3g}/m"
+    return f"{per_second:.4g}/s" if per_second >= 1 else f"{per_second * 60:.4g}/m"
 
 
 @dataclass

@@ -19,7 +19,7 @@ from registry_tasks.tools.local_registry import LocalRegistry, free_port, start_
 
 from ..support.helpers import locust_command, run_locust, stats
 from ..support.load_proxies import stall_proxy, throttle_proxy
-from ..support.registry_log import REQUEST_LOG_CONFIG, read_requests, settled_offset
+from ..support.registry_log import REQUEST_LOG_CONFIG, epoch_seconds, read_requests, settled_offset
 from .test_distributed import poll_json
 
 
@@ -256,3 +256,22 @@ def test_a_rollout_update_pulls_only_the_new_layer_and_the_update_is_a_real_imag
     host = logged_registry.url.removeprefix("http://")
     run_skopeo("copy", "--src-tls-verify=false", f"docker://{host}/{repository}:latest", f"dir:{tmp_path / 'copy'}")
     assert len(list((tmp_path / "copy").iterdir())) >= 5  # manifest, config, 3 + 1 layers, version
+
+
+def test_a_load_shape_shapes_the_rate(logged_registry: LocalRegistry, tmp_path: Path) -> None:
+    """step:2 over 12 s at 40/s: half the rate in the first half of the schedule, all of it in the second, as the
+    registry's own time stamps show."""
+    prefix = "open/shape"
+    start = settled_offset(logged_registry.log_path)
+    result, summary = open_run(
+        tmp_path, logged_registry.url, prefix, "-t", "12s", "--load-shape", "step:2",
+        "--arrival-rate", "manifest-get=40/s", "--arrivals", "constant", "--client-profile", "minimal",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    requests = read_requests(logged_registry.log_path, start, settled_offset(logged_registry.log_path))
+    times = sorted(epoch_seconds(r.time) for r in requests if r.path.startswith(f"/v2/{prefix}/") and r.method == "GET")
+    span = summary["arrivals"]["schedule_s"]
+    middle = times[0] + span / 2
+    first, second = sum(1 for t in times if t < middle), sum(1 for t in times if t >= middle)
+    assert first == pytest.approx(20 * span / 2, rel=0.12) and second == pytest.approx(40 * span / 2, rel=0.12)
+    assert "All users spawned: {\"OpenModelUser\": 1}" in result.stderr  # the shape drove rates, not users
