@@ -91,3 +91,4 @@ clean:
 bench: TOOLS = docker-registry
 bench: venv ensure-registry-binary
 	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench.arrivals $(filter --quick,$(BENCH_ARGS))
