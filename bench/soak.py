@@ -79,6 +79,7 @@ def run_locust(args: argparse.Namespace, host: str, workdir: Path) -> int:
         "-H", host, "-u", str(args.users), "-r", str(args.users), "-t", f"{seconds}s", "--stop-timeout", "30",
         "--synthetic-images", args.images, "--chunk-size", "256KiB", "--repository-prefix", "soak",
         "--csv", str(workdir / "soak"), "--logfile", str(workdir / "locust.log"),
+        *(["--arrival-rate", args.arrival_rate] if args.arrival_rate else []),
     ]  # fmt: skip
     env = {**os.environ, "SOAK_PROBE_FILE": str(workdir / "probe.jsonl"), "SOAK_PROBE_SECONDS": str(args.every)}
     with open(workdir / "output.txt", "w") as output:
@@ -132,9 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=8, help="locust users, pull and push mixed 3:1 (default 8)")
     parser.add_argument("--images", default="2x1MiB,1x256KiB 1x2MiB", help="synthetic image specs")
     parser.add_argument("--every", type=float, default=10, help="seconds between samples (default 10)")
+    parser.add_argument("--arrival-rate", help="open model instead of users, e.g. image-pull=20/s,manifest-get=80/s")
     parser.add_argument("--host", help="an existing registry (default: a local one, started and removed)")
     parser.add_argument("--json", type=Path, default=ROOT / "reports" / "soak.json", help="where to write JSON")
     args = parser.parse_args(argv)
+    if args.arrival_rate:
+        args.users = 1  # the open model's placeholder user; arrivals run on their own clients
     with tempfile.TemporaryDirectory(prefix="soak-") as temporary:
         workdir = Path(temporary)
         if args.host:

@@ -12,6 +12,7 @@ from locust.argument_parser import LocustArgumentParser
 
 from registry_tasks.config import OPTIONS, Option, Settings, SettingsError, add_arguments, settings_from
 from registry_tasks.image import Platform, parse_size
+from registry_tasks.load import RolloutSpec
 
 from ..support.helpers import options
 
@@ -84,6 +85,21 @@ def test_scenario_sets_values_and_weights(tmp_path: Path) -> None:
     assert settings.user_weights == {"pull": 2, "push": 1}
 
 
+def test_scenario_sets_the_open_model(tmp_path: Path) -> None:
+    path = scenario(
+        tmp_path,
+        "arrival-rate: {manifest-get: 80/s, image-pull: 30/m}\narrivals: constant\nmax-in-flight: 50\n",
+    )
+    settings = settings_from(options(scenario=path))
+    assert settings.arrival_rate == {"manifest-get": 80.0, "image-pull": 0.5}
+    assert (settings.arrivals, settings.max_in_flight) == ("constant", 50)
+    listed = settings_from(options(scenario=scenario(tmp_path, "arrival-rate: [blob-get=2/s, blob-get=1/s]\n")))
+    assert listed.arrival_rate == {"blob-get": 3.0}  # one task named twice: its rates add up
+    searched = settings_from(options(find_capacity="blob-get", slo="p95=200,fail=0.01", capacity_start="5/s"))
+    assert searched.slo is not None and searched.slo.p95_ms == 200 and searched.capacity_start == 5.0
+    assert settings_from(options(rollout="60@3s")).rollout == RolloutSpec(60, 3.0)
+
+
 def test_command_line_wins_over_scenario(tmp_path: Path) -> None:
     path = scenario(tmp_path, "upload-mode: stream\n")
     assert settings_from(options(scenario=path, upload_mode="monolithic")).upload_mode == "monolithic"
@@ -104,6 +120,11 @@ def test_command_line_wins_over_scenario(tmp_path: Path) -> None:
         ("platform: linux\n", r"key 'platform': platform 'linux': expected os/architecture"),
         ("repository-prefix: Bad Name\n", r"key 'repository-prefix': 'Bad Name' is not a repository path"),
         ("- a list\n", r"expected a mapping of settings at the top level"),
+        ("arrival-rate: {push: 1/s}\n", r"key 'arrival-rate': unknown task 'push'"),
+        ("arrival-rate: {blob-get: fast}\n", r"key 'arrival-rate': 'fast' is not a rate"),
+        ("arrivals: bursty\n", r"key 'arrivals': 'bursty' is not one of poisson, constant"),
+        ("rollout: 0@5s\n", r"key 'rollout': '0@5s': a rollout needs at least 1 node"),
+        ("capacity-step-time: 0\n", r"key 'capacity-step-time': 0 must be more than 0 seconds"),
         ("chunk-size: [unclosed\n", r"not valid YAML at line \d+"),
     ],
 )
