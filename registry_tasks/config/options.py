@@ -10,6 +10,7 @@ from typing import Any
 
 from ..load import TASK_NAMES, USER_NAMES
 from ..load.arrivals import ARRIVAL_PROCESSES
+from ..load.traces import FORMATS as TRACE_FORMATS
 from ..registry import names
 from ..registry.profiles import PROFILES
 from .values import (
@@ -22,6 +23,7 @@ from .values import (
     count_or_profile,
     entry_limits,
     existing_file,
+    existing_files,
     image_references,
     load_shape,
     platform,
@@ -35,10 +37,13 @@ from .values import (
     seed,
     shares,
     slo,
+    speed,
     task_entry,
     text,
+    trace_format,
     upload_mode,
     weights,
+    window,
     writable_file,
 )
 
@@ -148,6 +153,18 @@ OPTIONS = (
     Option("slo", "", slo, "SLO of --find-capacity: p95=MS[,p99=MS][,fail=RATIO]"),
     Option("capacity-start", "10/s", rate, "First rate of --find-capacity (x1.5 per step, then bisection to 5%)"),
     Option("capacity-step-time", 30.0, positive_seconds, "Seconds of each --find-capacity step"),
+    Option(
+        "replay",
+        [],
+        existing_files,
+        "Replay this trace (IBM registry trace or distribution log; repeatable): "
+        "each recorded request due at its recorded time",
+    ),
+    Option("replay-format", "", trace_format, "Format of --replay files (empty: detected)", ("", *TRACE_FORMATS)),
+    Option("replay-speed", "1", speed, "Replay at this multiple of the recorded pace, or max"),
+    Option("replay-window", "", window, "START:END seconds of the trace to replay (from its first record)"),
+    Option("replay-clients-scale", 1, positive_int, "Each recorded client becomes this many clients, offset in time"),
+    Option("record", "", writable_file, "Write this run's requests as JSON lines, replayable with --replay"),
     Option("scenario", "", text, "YAML scenario file setting these values plus task and user weights"),
     Option("weights", {}, weights(TASK_NAMES), "Task weights by task name", cli=False),
     Option("user-weights", {}, weights(USER_NAMES), "User class weights (pull, push)", cli=False),

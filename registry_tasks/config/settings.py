@@ -72,6 +72,12 @@ class Settings:
     slo: Slo | None = None
     capacity_start: float = 10.0
     capacity_step_time: float = 30.0
+    replay: tuple[str, ...] = ()
+    replay_format: str = ""
+    replay_speed: float = 1.0
+    replay_window: tuple[float, float | None] = (0.0, None)
+    replay_clients_scale: int = 1
+    record: str = ""
     scenario: str = ""
     weights: Mapping[str, int] = field(default_factory=dict)
     user_weights: Mapping[str, int] = field(default_factory=dict)

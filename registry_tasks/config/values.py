@@ -13,6 +13,7 @@ from ..load import Shape
 from ..load.arrivals import ARRIVAL_PROCESSES, parse_rate
 from ..load.capacity import Slo
 from ..load.rollout import RolloutSpec
+from ..load.traces import FORMATS as TRACE_FORMATS
 from ..registry.profiles import PROFILES, UPLOAD_STYLES
 
 UPLOAD_MODES = UPLOAD_STYLES
@@ -310,3 +311,46 @@ def rollout(value: Any) -> RolloutSpec | None:
 
 def slo(value: Any) -> Slo | None:
     return Slo.parse(text(value)) if value else None
+
+
+def existing_files(value: Any) -> tuple[str, ...]:
+    """Files that must exist now (repeated options, comma-separated text or a YAML list)."""
+    if value in ("", None, []):
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+        raise ValueError(f"{value!r} is not a list of files")
+    paths = tuple(part for item in items for part in item.split(",") if part.strip())
+    for path in paths:
+        existing_file(path)
+    return paths
+
+
+def speed(value: Any) -> float:
+    """A replay speed factor, or `max` (infinity: as fast as --max-in-flight allows)."""
+    if isinstance(value, str) and value.strip().lower() == "max":
+        return float("inf")
+    factor = as_number(value, "a speed factor such as 2 or 0.5, or max")
+    if factor <= 0:
+        raise ValueError(f"{value!r} must be more than 0 (or max)")
+    return factor
+
+
+def window(value: Any) -> tuple[float, float | None]:
+    """`START:END` seconds from the trace's first record (either may be empty): the slice to replay."""
+    if value in ("", None):
+        return (0.0, None)
+    start_text, separator, end_text = text(value).partition(":")
+    if not separator:
+        raise ValueError(f"{value!r} is not START:END in seconds, e.g. 3600:7200 or :600")
+    start = as_number(start_text or "0", f"a number of seconds (start of {value!r})")
+    end = as_number(end_text, f"a number of seconds (end of {value!r})") if end_text else None
+    if start < 0 or (end is not None and end <= start):
+        raise ValueError(f"{value!r}: the end must come after the start, both 0 or more")
+    return (start, end)
+
+
+def trace_format(value: Any) -> str:
+    if value not in ("", *TRACE_FORMATS):
+        raise ValueError(f"{value!r} is not one of {', '.join(TRACE_FORMATS)} (or empty: detected)")
+    return str(value)

@@ -19,7 +19,7 @@ from ..registry import RegistryClient
 from ..registry.auth import AuthError
 from ..registry.cleanup import PushLedger, count_only_deletes, delete_pushed
 from ..registry.pushed_log import PushedLog
-from . import distributed, open_figures, open_runs, state
+from . import distributed, open_figures, open_runs, recorder, replay, state
 from .seeding import prepare
 from .shapes import install_shape
 from .users import OpenModelUser, RegistryPushUser, apply_weights
@@ -43,6 +43,7 @@ def on_init(environment: Environment, **_: Any) -> None:
         run = state.install(state.load_run(environment.host, environment.parsed_options))
         apply_weights(run.settings)
         check_open_model(environment, run.settings)
+        run.replay_plan = replay.check(run.settings)
         choose_user_classes(environment, run.settings)
         if run.settings.load_shape and not open_runs.open_mode(run.settings):
             install_shape(environment, run.settings.load_shape)
@@ -65,7 +66,8 @@ def choose_user_classes(environment: Environment, settings: Any) -> None:
 def check_open_model(environment: Environment, settings: Any) -> None:
     """Open-model options that cannot work together, refused before any load."""
     modes = [name for name, given in (("--arrival-rate", settings.arrival_rate), ("--rollout", settings.rollout),
-                                      ("--find-capacity", settings.find_capacity)) if given]  # fmt: skip
+                                      ("--find-capacity", settings.find_capacity), ("--replay", settings.replay))
+             if given]  # fmt: skip
     if len(modes) > 1:
         raise SettingsError(f"{' and '.join(modes)} are schedules of their own: give one")
     if settings.find_capacity and settings.slo is None:
@@ -101,6 +103,8 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         run = state.install(fresh)
     try:
         check_open_model(environment, run.settings)
+        if run.settings.replay and run.replay_plan is None:
+            run.replay_plan = replay.check(run.settings)
     except SettingsError as exc:
         log.error("%s", exc)
         if environment.runner is not None:
@@ -109,8 +113,10 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     choose_user_classes(environment, run.settings)
     environment.user_classes = [cls for cls in environment.user_classes if cls.tasks and cls.weight > 0]
     distributed.report_images(environment, run.images)
-    if isinstance(environment.runner, MasterRunner) or not environment.host:
-        run.seeded.set()
+    if isinstance(environment.runner, MasterRunner) or not environment.host or run.settings.replay:
+        run.seeded.set()  # a replay's warm-up makes what it reads: the fixtures are not seeded
+        if not isinstance(environment.runner, MasterRunner):
+            recorder.watch(environment.events.request, run.settings.record)
         open_figures.start(environment, run)
         return
     if not run.seeded.is_set() and run.preparing is None:  # a greenlet: a worker's message loop must not wait
@@ -120,6 +126,7 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     if run.settings.cleanup:
         _pushed.watch(environment.events.request, run.push_repository(""))
     _pushed_log.watch(environment.events.request, run.settings.pushed_log)
+    recorder.watch(environment.events.request, run.settings.record)
     open_figures.start(environment, run)
 
 

@@ -106,7 +106,23 @@ def merged(figures: list[dict[str, Any]]) -> dict[str, Any]:
             for second, moved in wave["bytes"].items():
                 into["bytes"][int(second)] = into["bytes"].get(int(second), 0) + moved
     schedule = max((part.get("schedule_s", 0.0) for part in figures), default=0.0)
-    return {"schedule_s": schedule, "entries": entries, "waves": waves}
+    replays = [part["replay"] for part in figures if part.get("replay")]
+    return {"schedule_s": schedule, "entries": entries, "waves": waves, "replay": merged_replay(replays)}
+
+
+def merged_replay(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Every process read the whole trace (the same plan); each replayed its share: add the replayed figures."""
+    if not parts:
+        return None
+    whole = {**parts[0], "kinds": {kind: dict(figures) for kind, figures in parts[0]["kinds"].items()}}
+    for part in parts[1:]:
+        for kind, figures in part["kinds"].items():
+            into = whole["kinds"].setdefault(kind, {**figures, "replayed": 0, "replayed_bytes": 0, "failed": 0})
+            for key in ("replayed", "replayed_bytes", "failed"):
+                into[key] += figures[key]
+        for key in ("blobs_written", "manifests_written"):
+            whole["warm_up"][key] = max(whole["warm_up"][key], part["warm_up"][key])
+    return whole
 
 
 def sections(settings: Settings) -> dict[str, Any]:
@@ -132,6 +148,14 @@ def sections(settings: Settings) -> dict[str, Any]:
             failed = wave["failed"] + max(nodes - wave["nodes"], 0)  # nodes a worker never got to: failed too
             unfinished = max(wave["nodes"] - len(wave["finished"]) - wave["failed"], 0)  # cut short by -t
             out[key] = asdict(RolloutFigures.of(nodes, wave["finished"], failed + unfinished, wave["bytes"]))
+    if figures["replay"] is not None:
+        replay = figures["replay"]
+        replay["replayed"] = sum(kind["replayed"] for kind in replay["kinds"].values())
+        late = Histogram()
+        for tally in figures["entries"].values():
+            late.merge(tally["late"].as_dict())
+        replay["late_p99_ms"] = late.percentile(0.99)
+        out["replay"] = replay
     search = _local.search if _local is not None else None
     if search is not None:
         out["capacity"] = {
@@ -160,6 +184,15 @@ def lines(found: dict[str, Any]) -> list[str]:
             out.append(RolloutFigures(**found[key]).line(key.replace("_", " ")))
     if "capacity" in found:
         out.append(found["capacity"]["line"])
+    if "replay" in found:
+        replay = found["replay"]
+        skipped = ", ".join(f"{count} {reason}" for reason, count in replay["skipped"].items()) or "none"
+        out.append(f"replay: {replay['records_read']} records read, {replay['replayed']} replayed, late p99 "
+                   f"{replay['late_p99_ms']:g} ms; skipped: {skipped}")  # fmt: skip
+        for kind, figures in replay["kinds"].items():
+            out.append(f"replay: {kind}: recorded {figures['recorded']} ({figures['recorded_bytes']:,} bytes), "
+                       f"replayed {figures['replayed']} ({figures['replayed_bytes']:,} bytes), "
+                       f"{figures['failed']} failed")  # fmt: skip
     return out
 
 

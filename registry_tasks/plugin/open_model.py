@@ -15,7 +15,7 @@ import logging
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ import gevent.pool
 from locust.env import Environment
 from locust.exception import StopUser
 
-from ..load import ArrivalSchedule, Histogram
+from ..load import ArrivalSchedule, Histogram, tasks
 from ..registry.errors import Failure
 from .users import HEADLINES, TASKS, RegistryUser
 
@@ -49,22 +49,31 @@ Work = Callable[[RegistryUser], None]
 class DueFire:
     """One pooled client's reporter: the arrival's headline entry counts from its due time."""
 
-    __slots__ = ("due", "fire", "headline", "sink")
+    __slots__ = ("due", "expect_missing", "fire", "headline", "sink")
 
     def __init__(self, fire: Callable[..., None]) -> None:
         self.fire = fire
         self.due: float | None = None
         self.headline = ""
         self.sink: Watcher | None = None
+        self.expect_missing = False
+        """A replayed probe of something the trace found missing: its 404 is the answer, not a failure."""
 
     def __call__(self, **event: Any) -> None:
         headline = self.due is not None and event["name"] == self.headline
         if headline:
             assert self.due is not None
             event["response_time"] = (time.perf_counter() - self.due) * 1000
+            if self.expect_missing and status_of(event["exception"]) == 404:
+                event["exception"] = None
         if self.sink is not None:
             self.sink.event(event, headline)
         self.fire(**event)
+
+
+def status_of(exception: BaseException | None) -> int | None:
+    cause = getattr(exception, "cause", None) or exception
+    return getattr(cause, "status", None)
 
 
 @dataclass
@@ -73,6 +82,7 @@ class Client:
 
     user: RegistryUser
     fire: DueFire
+    key: Hashable = None
 
 
 class ClientPool:
@@ -81,12 +91,17 @@ class ClientPool:
     def __init__(self, environment: Environment, default_profile: str) -> None:
         self.environment = environment
         self.default_profile = default_profile
-        self.idle: dict[type[RegistryUser], list[Client]] = defaultdict(list)
+        self.idle: dict[Hashable, list[Client]] = defaultdict(list)
         self.made = 0
 
-    def take(self, user_class: type[RegistryUser]) -> Client:
-        idle = self.idle[user_class]
-        return idle.pop() if idle else self.make(user_class)
+    def take(self, user_class: type[RegistryUser], key: Hashable = None) -> Client:
+        """An idle client of `key` (a replayed trace's client address; by default the user class), or a new one."""
+        idle = self.idle[key or user_class]
+        if idle:
+            return idle.pop()
+        client = self.make(user_class)
+        client.key = key or user_class
+        return client
 
     def make(self, user_class: type[RegistryUser]) -> Client:
         user = user_class(self.environment)
@@ -98,7 +113,7 @@ class ClientPool:
         return Client(user, fire)
 
     def give(self, client: Client) -> None:
-        self.idle[type(client.user)].append(client)
+        self.idle[client.key or type(client.user)].append(client)
 
     def close(self) -> None:
         for clients in self.idle.values():
@@ -117,6 +132,15 @@ class EntryTally:
 
     def as_dict(self) -> dict[str, Any]:
         return {"started": self.started, "dropped": self.dropped, "late": self.late.as_dict()}
+
+
+@dataclass(frozen=True)
+class ArrivalSpec:
+    """An arrival that is not a task's: a replayed record, with the entry it is timed and dropped as."""
+
+    headline: tuple[str, str]
+    key: Hashable = None
+    expect_missing: bool = False
 
 
 class Arrivals:
@@ -149,19 +173,21 @@ class Arrivals:
         sink: Watcher | None = None,
         work: Work | None = None,
         client: Client | None = None,
+        spec: ArrivalSpec | None = None,
     ) -> gevent.Greenlet | None:
         """Start one arrival of task `entry` due at `due` (perf_counter), or drop it when too many are in flight.
-        It runs the task's own function on a pooled client, or `work` on `client` (a rollout's node)."""
+        It runs the task's own function on a pooled client, or `work` on `client` (a rollout's node), or as
+        `spec` says (a replayed record: its own headline entry, pool key and expected 404)."""
         tally = self.tallies[entry]
         if len(self.running) >= self.max_in_flight:
             tally.dropped += 1
-            self.drop(entry, sink)
+            self.drop(entry, sink, spec)
             return None
         tally.started += 1
-        return self.running.spawn(self._run, entry, due, tally, sink, work, client)
+        return self.running.spawn(self._run, entry, due, tally, sink, work, client, spec)
 
-    def drop(self, entry: str, sink: Watcher | None) -> None:
-        method, name = HEADLINES[entry]
+    def drop(self, entry: str, sink: Watcher | None, spec: ArrivalSpec | None = None) -> None:
+        method, name = spec.headline if spec is not None else HEADLINES[entry]
         event = {
             "request_type": method,
             "name": name,
@@ -175,20 +201,29 @@ class Arrivals:
         self.environment.events.request.fire(**event, response=None, url=None)
 
     def _run(
-        self, entry: str, due: float, tally: EntryTally, sink: Watcher | None, work: Work | None, client: Client | None
+        self,
+        entry: str,
+        due: float,
+        tally: EntryTally,
+        sink: Watcher | None,
+        work: Work | None,
+        client: Client | None,
+        spec: ArrivalSpec | None,
     ) -> None:
-        user_class, function = TASKS[entry]
+        user_class, function = TASKS.get(entry, TASKS[tasks.MANIFEST_GET])
         late_ms = max(time.perf_counter() - due, 0.0) * 1000
         tally.late.add(late_ms)
         if sink is not None:
             sink.started(late_ms)
         pooled = client is None
         try:
-            client = client or self.pool.take(user_class)
+            client = client or self.pool.take(user_class, spec.key if spec is not None else None)
         except Exception as exc:  # a client that cannot start (a credentials file removed mid-run...)
             self._once(f"a simulated client could not start: {exc}")
             return
-        client.fire.due, client.fire.headline, client.fire.sink = due, HEADLINES[entry][1], sink
+        headline = spec.headline if spec is not None else HEADLINES[entry]
+        client.fire.due, client.fire.headline, client.fire.sink = due, headline[1], sink
+        client.fire.expect_missing = spec is not None and spec.expect_missing
         try:
             (work or function)(client.user)
         except StopUser:

@@ -22,9 +22,10 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from ..config import Settings
 from ..load import ArrivalSchedule, CapacitySearch, Histogram, StepFigures, format_rate, tasks
-from ..registry import PullTarget, pull_image
+from ..registry import PullTarget, RequestFailed, pull_image
 from ..registry.profiles import CONTAINERD
 from .open_model import Arrivals, Client, Watcher
+from .replay import ReplayRun, warm_up_client
 from .state import RegistryRun
 from .users import RegistryPullUser, RegistryUser, registry_task
 
@@ -35,7 +36,7 @@ _place: gevent.event.AsyncResult = gevent.event.AsyncResult()  # on a worker: th
 
 
 def open_mode(settings: Settings) -> bool:
-    return bool(settings.arrival_rate or settings.rollout or settings.find_capacity)
+    return bool(settings.arrival_rate or settings.rollout or settings.find_capacity or settings.replay)
 
 
 def writes(settings: Settings) -> bool:
@@ -113,6 +114,7 @@ class OpenRun:
         self.arrivals = Arrivals(environment, self.settings.max_in_flight, default)
         self.waves: list[RolloutWatcher] = []
         self.search: CapacitySearch | None = None
+        self.replay: ReplayRun | None = None
         self.test_started = time.perf_counter()
         self.greenlet = gevent.spawn(self._main)
 
@@ -125,6 +127,8 @@ class OpenRun:
             self._rollout(index, workers)
         elif self.settings.find_capacity:
             self._search()
+        elif self.settings.replay:
+            self._replay(index, workers)
         else:
             self._rates(index, workers)
 
@@ -196,6 +200,24 @@ class OpenRun:
             wave.done.wait()
         return not self.arrivals.stopping.is_set()
 
+    def _replay(self, index: int, workers: int) -> None:
+        host = self.environment.host or ""
+        replay = self.replay = ReplayRun(self.arrivals, self.settings, host, self.run.replay_plan)
+        client = warm_up_client(host, self.run)
+        try:
+            replay.warm_up(client)
+        except RequestFailed as exc:
+            log.error("replay warm-up failed: %s", exc)
+            self.finish()
+            return
+        finally:
+            client.close()
+        log.info("replay: %d records to send (%s), at %sx the recorded pace", replay.plan.planned,
+                 ", ".join(self.settings.replay), self.settings.replay_speed)  # fmt: skip
+        self.arrivals.schedule_started = time.perf_counter()
+        replay.run(index, workers)
+        self.finish()
+
     def _search(self) -> None:
         settings = self.settings
         assert settings.slo is not None
@@ -230,6 +252,8 @@ class OpenRun:
     def as_dict(self) -> dict[str, Any]:
         figures = self.arrivals.as_dict()
         figures["waves"] = [wave.as_dict() for wave in self.waves]
+        if self.replay is not None:
+            figures["replay"] = self.replay.figures()
         return figures
 
 

@@ -41,6 +41,8 @@ class RegistryRun:
     seeded: gevent.event.Event = field(default_factory=gevent.event.Event)
     preparing: gevent.Greenlet | None = None
     client_configs: dict[str, ClientConfig] = field(default_factory=dict)
+    replay_plan: Any = None
+    """--replay: the trace's plan (load.replay_plan.ReplayPlan), made once when the run is built."""
     _users: itertools.count = field(default_factory=itertools.count)
 
     def seed_repository(self, image: Image) -> str:
