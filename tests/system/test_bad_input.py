@@ -57,6 +57,16 @@ def scenario(text: str) -> Callable[[Path], list[str]]:
     return make
 
 
+def written(name: str, content: str, option: str) -> Callable[[Path], list[str]]:
+    """A file of `content` under the run's directory, given to `option`."""
+
+    def make(tmp: Path) -> list[str]:
+        (tmp / name).write_text(content)
+        return [option, str(tmp / name)]
+
+    return make
+
+
 def options(*args: str) -> Callable[[Path], list[str]]:
     return lambda tmp: list(args)
 
@@ -113,6 +123,23 @@ BAD_INPUTS = {
     "rollout-and-rates": BadInput(
         options("--rollout", "5", "--arrival-rate", "blob-get=1/s"), r"--arrival-rate and --rollout are sched"
     ),
+    "trace-neither-format": BadInput(
+        written("junk.txt", "hello world\n", "--replay"),
+        r"--replay: trace \{dir\}/junk.txt: neither an IBM trace nor a distribution log",
+    ),
+    "trace-record-without-method": BadInput(
+        written("t.json", '[{"http.request.uri": "v2/a/b/blobs/c", "timestamp": "2017-06-20T02:41:12.624Z"}]',
+                "--replay"),
+        r"--replay: trace \{dir\}/t.json: record 0: no http.request.method",
+    ),
+    "trace-bad-timestamp": BadInput(
+        written("registry.log", 'time="2026-12-01T10:00:00Z" msg="response completed" http.request.method=GET '
+                'http.request.uri="/v2/"\ntime="yesterday" msg="response completed" http.request.method=GET '
+                'http.request.uri="/v2/"\n', "--replay"),
+        r"--replay: trace \{dir\}/registry.log: line 2: bad time",
+    ),
+    "replay-speed-0": BadInput(options("--replay-speed", "0"), r"--replay-speed: '0' must be more than 0 \(or max\)"),
+    "replay-window-backwards": BadInput(options("--replay-window", "50:10"), r"--replay-window: '50:10': the end"),
     "max-in-flight-0": BadInput(options("--max-in-flight", "0"), r"--max-in-flight: 0 must be 1 or more"),
 }  # fmt: skip
 
