@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .tools import audit
+from .tools import audit, compare
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m registry_tasks", description=__doc__)
     subcommands = parser.add_subparsers(dest="command", required=True)
     audit.add_parser(subcommands)
+    compare.add_parser(subcommands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

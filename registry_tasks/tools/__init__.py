@@ -1,2 +1,3 @@
-"""Command-line tools around a load test: `audit` (re-pull and verify what a run pushed) and the local reference
-registry (tests, `make run`). None of them imports Locust."""
+"""Command-line tools around a load test: `audit` (re-pull and verify what a run pushed), `compare` (two runs'
+summary files side by side, regressions marked) and the local reference registry (tests, `make run`). None of
+them imports Locust."""
