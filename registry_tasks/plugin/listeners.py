@@ -13,7 +13,8 @@
   --json output: one more turn of Locust's CSV writer before that output resets the stats),
   `reports.on_quitting` (our table completes the HTML report Locust has just written, and the registry CSV),
   `open_figures.on_quitting` (open-model figures printed, capacity CSV and exit code).
-- quit: `final_csv.on_quit` (without --json output: one more writer turn; Locust closes its CSV files next).
+- quit: `final_csv.on_quit` (without --json output: one more writer turn; Locust closes its CSV files next),
+  `reports.on_quit` (the registry table and the open model's lines, after Locust's own tables).
 
 Registering twice is a no-op, so importing the plugin from several locustfiles is harmless.
 """
@@ -45,3 +46,4 @@ def register(events: Any) -> None:
     for on_quitting in (gates.on_quitting, final_csv.on_quitting, reports.on_quitting, open_figures.on_quitting):
         events.quitting.add_listener(on_quitting)
     events.quit.add_listener(final_csv.on_quit)
+    events.quit.add_listener(reports.on_quit)

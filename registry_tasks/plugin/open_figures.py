@@ -196,6 +196,14 @@ def lines(found: dict[str, Any]) -> list[str]:
     return out
 
 
+_final: list[str] = []
+
+
+def final_lines() -> list[str]:
+    """The open model's end-of-run lines, kept at `quitting` for the terminal."""
+    return list(_final)
+
+
 def write_capacity_csv(path: str, steps: list[dict[str, Any]]) -> None:
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, STEP_COLUMNS, extrasaction="ignore")
@@ -217,8 +225,8 @@ def on_quitting(environment: Environment, **_: Any) -> None:
     if run is None or isinstance(environment.runner, WorkerRunner) or not open_runs.open_mode(run.settings):
         return
     found = sections(run.settings)
-    for line in lines(found):
-        log.info("%s", line)
+    _final.clear()
+    _final.extend(lines(found))  # printed after Locust's tables (reports.on_quit)
     capacity = found.get("capacity")
     if capacity is None:
         return

@@ -6,6 +6,7 @@ Only the master (or a local runner) reports: a worker's stats are reset every ti
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from typing import Any
@@ -15,7 +16,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from . import open_figures
-from .throughput import COLUMNS, add_to_report, as_csv, as_dicts, table
+from .throughput import COLUMNS, add_to_report, as_csv, as_dicts, as_text, table
 
 TAB = "registry"
 OPEN_TAB = "open-model"  # arrivals, rollout and capacity figures, one line each
@@ -93,8 +94,27 @@ def write_files(environment: Environment) -> None:
             handle.write(add_to_report(page, rows))
 
 
+_environment: Environment | None = None
+
+
 def on_init(environment: Environment, **_: Any) -> None:
+    global _environment
+    _environment = environment
     install_tab(environment)
+
+
+def on_quit(**_: Any) -> None:
+    """After Locust's own tables: the registry table, and the open model's figures when it ran (not with --json,
+    whose output must stay JSON)."""
+    environment = _environment
+    if environment is None or not reports(environment) or getattr(environment.parsed_options, "json", False):
+        return
+    assert environment.runner is not None
+    console = logging.getLogger("locust.stats_logger")
+    console.info("")
+    console.info(as_text(table(environment.runner.stats)))
+    for line in open_figures.final_lines():
+        console.info(line)
 
 
 def on_quitting(environment: Environment, **_: Any) -> None:

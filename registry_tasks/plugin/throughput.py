@@ -138,3 +138,29 @@ def add_to_report(page: str, rows: Iterable[EntryFigures]) -> str:
         return page
     head, _, tail = page.rpartition("</body>")
     return f"{head}{as_html(rows)}</body>{tail}"
+
+
+def human_bytes(count: float) -> str:
+    """Bytes in decimal units, as MB/s counts them: 4292178943 -> 4.29 GB."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{int(count)} B"
+
+
+def as_text(rows: Iterable[EntryFigures]) -> str:
+    """The end-of-run registry table for the terminal, beside Locust's own tables."""
+    header = ("Type", "Name", "# reqs", "# fails", "50%", "95%", "99% (ms)", "MB/s", "images/s", "bytes")
+    lines = [header]
+    for row in rows:
+        images = f"{row.rps:.3g}" if row.method in IMAGE_TYPES else ""
+        percentiles = (f"{row.p50_ms:g}", f"{row.p95_ms:g}", f"{row.p99_ms:g}")
+        counts = (str(row.requests), str(row.failures))
+        lines.append((row.method, row.name, *counts, *percentiles, f"{row.mbps:.3g}", images, human_bytes(row.bytes)))
+    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
+    text = ["Registry: " + "-" * (sum(widths) + 2 * len(widths) - 10)]
+    for line in lines:
+        cells = [cell.ljust(width) if column < 2 else cell.rjust(width)
+                 for column, (cell, width) in enumerate(zip(line, widths, strict=True))]  # fmt: skip
+        text.append("  ".join(cells))
+    return "\n".join(text)

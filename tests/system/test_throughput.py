@@ -34,3 +34,12 @@ def test_run_writes_throughput_everywhere_and_holding_gates_pass(registry: Local
     assert entries["Aggregated"]["failures"] == 0
     page = report.read_text()
     assert page.count('id="registry-throughput"') == 1 and "<td>blob-get</td>" in page
+    # the terminal's registry table comes after Locust's own tables, in human units, with images/s
+    output = result.stderr
+    assert output.index("Registry: ---") > output.index("Response time percentiles")
+    header, *body = output[output.index("Registry: ---") :].splitlines()[1:16]
+    assert header.split()[:4] == ["Type", "Name", "#", "reqs"] and "images/s" in header and "MB/s" in header
+    pull = next(line for line in body if " image-pull " in line).split()
+    assert len(pull) == 11 and float(pull[8]) > 0 and pull[10] in ("KB", "MB", "GB")  # images/s, then bytes
+    blob_get = next(line for line in body if " blob-get " in line).split()
+    assert len(blob_get) == 10 and blob_get[2] == rows["blob-get"]["Requests"] and blob_get[9] in ("KB", "MB", "GB")
