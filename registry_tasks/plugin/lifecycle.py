@@ -113,21 +113,34 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     choose_user_classes(environment, run.settings)
     environment.user_classes = [cls for cls in environment.user_classes if cls.tasks and cls.weight > 0]
     distributed.report_images(environment, run.images)
-    if isinstance(environment.runner, MasterRunner) or not environment.host or run.settings.replay:
-        run.seeded.set()  # a replay's warm-up makes what it reads: the fixtures are not seeded
-        if not isinstance(environment.runner, MasterRunner):
-            recorder.watch(environment.events.request, run.settings.record)
+    if isinstance(environment.runner, MasterRunner) or not environment.host:
+        run.seeded.set()
         open_figures.start(environment, run)
         return
     if not run.seeded.is_set() and run.preparing is None:  # a greenlet: a worker's message loop must not wait
         seeder = getattr(environment.runner, "worker_index", 0) == 0
         writes = RegistryPushUser in environment.user_classes or open_runs.writes(run.settings)
-        run.preparing = gevent.spawn(prepare, run, environment.host, writes, seeder)
+        seeding = not run.settings.replay  # a replay's warm-up makes what it reads: the fixtures are not seeded
+        run.preparing = gevent.spawn(prepare_or_stop, environment, run, writes, seeder, seeding)
     if run.settings.cleanup:
         _pushed.watch(environment.events.request, run.push_repository(""))
     _pushed_log.watch(environment.events.request, run.settings.pushed_log)
     recorder.watch(environment.events.request, run.settings.record)
     open_figures.start(environment, run)
+
+
+def prepare_or_stop(
+    environment: Environment, run: state.RegistryRun, writes: bool, seeder: bool, seeding: bool
+) -> None:
+    """Check the registry and seed; when that fails (one line said why), the run stops before any load."""
+    if prepare(run, environment.host or "", writes, seeder, seeding):
+        return
+    environment.process_exit_code = 1
+    runner = environment.runner
+    if runner is not None and not isinstance(runner, WorkerRunner):
+        open_runs.finish_run(environment)
+    elif runner is not None:
+        runner.quit()  # a worker: its master sees it leave
 
 
 def on_test_stopping(environment: Environment, **_: Any) -> None:

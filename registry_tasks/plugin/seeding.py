@@ -28,23 +28,31 @@ from .state import RegistryRun
 log = logging.getLogger(__name__)
 
 
-def prepare(run: RegistryRun, host: str, writes: bool, seeder: bool = True) -> None:
-    """Find what pull users pull: the --pull-image targets as they are, else the fixtures, seeded once.
-    With --pull-image, nothing is written unless push users run (manifest-put needs its seeded repository).
-    Only the seeder (worker 0, or a local runner) uploads; other workers wait for its images to appear.
+def prepare(run: RegistryRun, host: str, writes: bool, seeder: bool = True, seeding: bool = True) -> bool:
+    """First GET /v2/ (a host that is no Registry API V2 stops the run here, with one line); then find what pull
+    users pull: the --pull-image targets as they are, else the fixtures, seeded once. With --pull-image,
+    nothing is written unless push users run (manifest-put needs its seeded repository). Only the seeder
+    (worker 0, or a local runner) uploads; other workers wait for its images to appear. False: stop the run
+    (the reason was logged once).
 
     Requests made here are logged, not counted in the load statistics.
     """
     client = RegistryClient(host, log_request, run.client_config(host))
     try:
-        if not distributed.same_images_as_master():
-            return  # this worker is stopping
+        if (problem := client.api_problem()) is not None:
+            log.error("%s", problem)
+            return False
+        if not distributed.same_images_as_master() or not seeding:
+            return True  # a worker told to stop is stopping; a replay makes what it reads itself
         if run.settings.pull_image:
             run.targets = resolve_targets(client, run)
-        if writes or not run.settings.pull_image:
-            (seed if seeder else await_seed)(client, run)
+            if not run.targets:
+                return False
+        if (writes or not run.settings.pull_image) and not (seed if seeder else await_seed)(client, run):
+            return False
         if not run.settings.pull_image:
             run.targets = [seeded_target(run, image) for image in run.images]
+        return True
     finally:
         client.close()
         run.seeded.set()
@@ -64,8 +72,9 @@ def seeded_target(run: RegistryRun, image: Image) -> PullTarget:
     return PullTarget(run.seed_repository(image), image.tag, tuple(blob.descriptor for blob in image.blobs))
 
 
-def seed(client: RegistryClient, run: RegistryRun) -> None:
-    """Push every fixture once (skipping what exists), so pulls find them on an empty registry."""
+def seed(client: RegistryClient, run: RegistryRun) -> bool:
+    """Push every fixture once (skipping what exists), so pulls find them on an empty registry. False (after
+    one line saying which and why) when one could not be seeded: the load would only fail on it."""
     for image in run.images:
         repository = run.seed_repository(image)
         try:
@@ -75,13 +84,15 @@ def seed(client: RegistryClient, run: RegistryRun) -> None:
             if not image_exists(client, run.tag_repository(image), image):
                 mount_image(client, repository, run.tag_repository(image), image)
         except RequestFailed as exc:
-            log.error("seeding %s:%s failed: %s", repository, image.tag, exc)
+            log.error("seeding %s:%s at %s failed: %s", repository, image.tag, client.base_url, exc)
+            return False
+    return True
 
 
 SEED_POLL_SECONDS = 0.5
 
 
-def await_seed(client: RegistryClient, run: RegistryRun) -> None:
+def await_seed(client: RegistryClient, run: RegistryRun) -> bool:
     """Poll (HEAD) until worker 0 has seeded every image, so N workers do not upload the same bytes N times.
     Bounded: after --request-timeout seconds per image we go on, and pulls of what is missing fail visibly."""
     deadline = time.monotonic() + run.settings.request_timeout * len(run.images)
@@ -92,6 +103,7 @@ def await_seed(client: RegistryClient, run: RegistryRun) -> None:
                     log.error("%s:%s was not seeded by worker 0 in time; going on without it", repository, image.tag)
                     break
                 gevent.sleep(SEED_POLL_SECONDS)
+    return True
 
 
 def _exists(client: RegistryClient, repository: str, image: Image) -> bool:

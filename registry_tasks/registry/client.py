@@ -97,6 +97,33 @@ class RegistryClient(RegistrySession):
             response.read(ERROR_BODY_LIMIT)
             self._expect(response, 200)
 
+    def api_problem(self) -> str | None:
+        """GET /v2/ with the configured auth before any load: None when a Registry API V2 answers, else one line
+        naming the URL and what came back (a wrong path prefix, an HTML page, refused, a TLS error...)."""
+        url = f"{self.base_url}/v2/"
+        try:
+            with self.measure("GET", names.PING):
+                response = self._send("GET", url, {})
+                body = response.read(ERROR_BODY_LIMIT)
+        except RequestFailed as failure:
+            cause = failure.__cause__
+            if isinstance(cause, RegistryError) and str(cause).startswith("401"):
+                return f"{url} answered 401: the registry refused the credentials ({cause})"
+            return f"{url}: {failure} (is the registry running there?)"
+        api = response.header("Docker-Distribution-API-Version")
+        if response.status == 200 and (api or body.strip().startswith(b"{")):
+            return None
+        what = "an HTML page" if b"<html" in body[:512].lower() else f"{len(body)} bytes"
+        if response.status == 404:
+            return f"{url} answered 404: not a Registry API V2 endpoint (check the path prefix)"
+        if response.status == 200:
+            return (
+                f"{url} answered 200 with {what} and no Docker-Distribution-API-Version: not a Registry API V2 endpoint"
+            )
+        if response.status == 401:
+            return f"{url} answered 401: give --registry-username and --registry-password (or a docker config)"
+        return f"{url} answered {response.status}: not a Registry API V2 endpoint"
+
     # --- manifests -------------------------------------------------------------------------------
 
     def get_manifest(self, repository: str, reference: str) -> tuple[str, bytes, str]:
@@ -128,9 +155,7 @@ class RegistryClient(RegistrySession):
             found = self._probe(outcome, repository, f"manifests/{reference}", self._accept, required)
             return found.header("Docker-Content-Digest") if found else None
 
-    def _probe(
-        self, outcome: Outcome, repository: str, tail: str, headers: Any = None, required: bool = False
-    ) -> Any:
+    def _probe(self, outcome: Outcome, repository: str, tail: str, headers: Any = None, required: bool = False) -> Any:
         """HEAD something that may not be there: the 200 answer, or None for a 404 (an answer, not a failure)."""
         response = self._call("HEAD", repository, tail, headers)
         self._expect(response, *((200,) if required else (200, 404)))

@@ -9,6 +9,8 @@ import csv
 import dataclasses
 import json
 import re
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from registry_tasks.registry.workflows import pull_image, push_image
 from registry_tasks.sources import synthetic_image
 from registry_tasks.tools.local_registry import LocalRegistry, free_port
 
-from ..support.helpers import Fault, Recorder, fault_proxy, run_locust, stats
+from ..support.helpers import Fault, Recorder, fault_proxy, locust_command, run_locust, stats
 
 KIB = 1 << 10
 AMD64 = Platform("linux", "amd64")
@@ -220,14 +222,14 @@ def test_a_headless_run_through_faults_counts_each_and_goes_on(registry: LocalRe
 
 
 @pytest.mark.parametrize(("profile", "most"), [("docker", 24), ("containerd", 60), ("minimal", None)])
-def test_a_dead_registry_is_not_hammered(profile: str, most: int | None, tmp_path: Path) -> None:
-    """Nothing listens on the port: each user's image-pull fails at its first request. A real client's profile
-    waits before trying again (docker 5 s, containerd 1 s), so 4 users in 6 s send a handful of requests;
-    minimal, the bare API stress, retries at once (thousands)."""
-    dead = f"http://127.0.0.1:{free_port()}"
-    result = run_locust(
-        tmp_path,
-        "-H", dead,
+def test_a_registry_that_dies_is_not_hammered(
+    profile: str, most: int | None, fresh_registry: LocalRegistry, tmp_path: Path
+) -> None:
+    """The registry is killed once seeding is done: each user's next image-pull fails at its first request. A real
+    client's profile waits before trying again (docker 5 s, containerd 1 s), so 4 users in the 5 s left send a
+    handful of requests; minimal, the bare API stress, retries at once (thousands)."""
+    command = locust_command(
+        "-H", fresh_registry.url,
         "-u", "4", "-r", "4", "-t", "6s",
         "--synthetic-images", "1x100KiB",
         "--tags", "image-pull",
@@ -235,8 +237,21 @@ def test_a_dead_registry_is_not_hammered(profile: str, most: int | None, tmp_pat
         "--request-timeout", "2",
         "--csv", str(tmp_path / "run"),
     )  # fmt: skip
-    assert result.returncode == 1, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
+    log = tmp_path / "locust.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=output, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while "seeded " not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # the seeding's last step (a mount of the same blobs) takes milliseconds; then pulls run
+        fresh_registry.process.kill()
+        fresh_registry.process.wait(timeout=10)
+        assert process.wait(timeout=60) == 1, log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "Traceback" not in log.read_text()
     table = stats(tmp_path / "run")
     refused = sum(int(row["Failure Count"]) for (method, _), row in table.items() if method not in ("PULL", "PUSH"))
     failures = (tmp_path / "run_failures.csv").read_text()
@@ -245,6 +260,36 @@ def test_a_dead_registry_is_not_hammered(profile: str, most: int | None, tmp_pat
         assert refused > 500, refused
     else:
         assert refused <= most, refused
+
+
+def test_a_registry_that_is_not_there_stops_the_run_with_one_line(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = run_locust(tmp_path, "-H", dead, "-u", "4", "-t", "20s", "--csv", str(tmp_path / "run"), timeout=60)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "/ERROR/" in line]
+    assert len(errors) == 1 and re.search(rf"{dead}/v2/: ConnectionRefusedError: .*refused", errors[0]), errors
+    table = stats(tmp_path / "run")
+    assert sum(int(row["Request Count"]) for row in table.values()) == 0  # no load at all
+
+
+@pytest.mark.parametrize(
+    ("path", "answer"),
+    [
+        ("/link/to/docker/registry", r"answered 404: not a Registry API V2 endpoint \(check the path prefix\)"),
+        ("/html", r"answered 200 with an HTML page and no Docker-Distribution-API-Version"),
+    ],
+)
+def test_a_host_that_is_no_registry_api_stops_the_run_with_one_line(
+    path: str, answer: str, registry: LocalRegistry, tmp_path: Path
+) -> None:
+    page = b"<html><body>Welcome to our portal</body></html>"
+    html = Fault("GET", r"^/html/v2/$", "status", 200, {"Content-Type": "text/html"}, page)
+    with fault_proxy(registry.url, html) as (url, _):
+        result = run_locust(tmp_path, "-H", url + path, "-u", "2", "-t", "20s", timeout=60)
+    assert result.returncode == 1, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if "/ERROR/" in line]
+    assert len(errors) == 1 and re.search(re.escape(f"{url}{path}/v2/ ") + answer, errors[0]), errors
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("profile", ["docker", "containerd"])
