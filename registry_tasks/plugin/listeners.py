@@ -4,11 +4,13 @@
 - init: `web_secrets.on_init` (secrets out of the web UI page before it renders), `lifecycle.on_init` (settings
   and fixtures; bad input stops the process here), `reports.on_init` (the Registry tab), `final_csv.on_init`,
   `open_figures.on_init` (a worker hears its place in the schedule).
-- test_start: `lifecycle.on_test_start` (web UI edits taken, then seeding starts, then the open model's schedule).
+- test_start: `lifecycle.on_test_start` (web UI edits taken, then seeding starts, then the open model's schedule),
+  `history.on_test_start` (figures over time for the charts, where the tables are).
 - test_stopping: `lifecycle.on_test_stopping` (the open model sends no new arrival).
 - report_to_master / worker_report: `open_figures` (a worker's open-model figures travel with its stats).
 - test_stop: `distributed.on_test_stop` (a master first waits for its workers' last figures), then
-  `lifecycle.on_test_stop` (each process deletes its own pushes, `--cleanup`).
+  `history.on_test_stop` (a last sample), then `lifecycle.on_test_stop` (each process deletes its own pushes,
+  `--cleanup`).
 - quitting: `gates.on_quitting` (gates judged on the whole run, summary file), `final_csv.on_quitting` (with
   --json output: one more turn of Locust's CSV writer before that output resets the stats),
   `reports.on_quitting` (our table completes the HTML report Locust has just written, and the registry CSV),
@@ -24,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import add_arguments
-from . import distributed, final_csv, gates, lifecycle, open_figures, reports, web_secrets
+from . import distributed, final_csv, gates, history, lifecycle, open_figures, reports, web_secrets
 
 _registered: set[int] = set()
 
@@ -38,10 +40,11 @@ def register(events: Any) -> None:
     for on_init in (web_secrets.on_init, lifecycle.on_init, reports.on_init, final_csv.on_init, open_figures.on_init):
         events.init.add_listener(on_init)
     events.test_start.add_listener(lifecycle.on_test_start)
+    events.test_start.add_listener(history.on_test_start)
     events.test_stopping.add_listener(lifecycle.on_test_stopping)
     events.report_to_master.add_listener(open_figures.on_report_to_master)
     events.worker_report.add_listener(open_figures.on_worker_report)
-    for on_test_stop in (distributed.on_test_stop, lifecycle.on_test_stop):
+    for on_test_stop in (distributed.on_test_stop, history.on_test_stop, lifecycle.on_test_stop):
         events.test_stop.add_listener(on_test_stop)
     for on_quitting in (gates.on_quitting, final_csv.on_quitting, reports.on_quitting, open_figures.on_quitting):
         events.quitting.add_listener(on_quitting)

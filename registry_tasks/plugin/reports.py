@@ -9,14 +9,15 @@ import json
 import logging
 import os
 import time
+from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, make_response, request
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from . import open_figures
-from .throughput import COLUMNS, add_to_report, as_csv, as_dicts, as_text, table
+from . import charts, history, open_figures, state
+from .throughput import COLUMNS, add_to_report, as_csv, as_dicts, as_text, human_bytes, table
 
 TAB = "registry"
 OPEN_TAB = "open-model"  # arrivals, rollout and capacity figures, one line each
@@ -36,10 +37,13 @@ def install_tab(environment: Environment) -> None:
     web_ui.template_args.update(
         extended_tabs=[{"title": "Registry", "key": TAB}, {"title": "Open model", "key": OPEN_TAB}],
         extended_tables=[
-            {"key": TAB, "structure": [{"key": k, "title": t} for k, t in COLUMNS.items()]},
+            {"key": TAB, "structure": [{"key": k, "title": t} for k, t in TAB_COLUMNS.items()]},
             {"key": OPEN_TAB, "structure": [{"key": "figures", "title": "Arrivals, rollout, capacity"}]},
         ],
-        extended_csv_files=[{"href": "./registry/csv", "title": "Download registry throughput CSV"}],
+        extended_csv_files=[
+            {"href": "./registry/csv", "title": "Download registry throughput CSV"},
+            {"href": "./registry/charts", "title": "Registry charts: MB/s, images/s, arrivals over time"},
+        ],
     )
     options = environment.parsed_options
     routes = Blueprint("registry_tasks", __name__, url_prefix=getattr(options, "web_base_path", None) or None)
@@ -52,6 +56,18 @@ def install_tab(environment: Environment) -> None:
     @web_ui.auth_required_if_enabled
     def registry_json() -> Response:
         return jsonify(as_dicts(rows()))
+
+    @routes.route("/registry/charts")
+    @web_ui.auth_required_if_enabled
+    def registry_charts() -> Response:
+        response = make_response(charts.page(chart_markup(), refresh=True))
+        response.headers["Content-Type"] = "text/html; charset=utf-8"
+        return response
+
+    @routes.route("/registry/history")
+    @web_ui.auth_required_if_enabled
+    def registry_history() -> Response:
+        return jsonify(history.current().as_dicts())
 
     @routes.route("/registry/csv")
     @web_ui.auth_required_if_enabled
@@ -67,14 +83,52 @@ def install_tab(environment: Environment) -> None:
         if response.status_code != 200 or environment.runner is None:
             return response
         if request.path.endswith("/stats/requests") and response.is_json:
-            extended = [{"key": TAB, "data": as_dicts(rows())}, {"key": OPEN_TAB, "data": open_figures.rows()}]
+            extended = [{"key": TAB, "data": tab_rows(rows())}, {"key": OPEN_TAB, "data": open_figures.rows()}]
             data = {**response.get_json(), "extended_stats": extended}
             response.set_data(json.dumps(data))
         elif request.path.endswith("/stats/report"):
-            response.set_data(add_to_report(response.get_data(as_text=True), rows()))
+            response.set_data(with_charts(add_to_report(response.get_data(as_text=True), rows())))
+        elif request.path.rstrip("/") == (getattr(options, "web_base_path", None) or "").rstrip("/") and (
+            response.mimetype == "text/html"
+        ):
+            response.set_data(with_link(response.get_data(as_text=True)))
         return response
 
     app.register_blueprint(routes)
+
+
+TAB_COLUMNS = {**COLUMNS, "mbps_now": f"MB/s (last {history.NOW_SECONDS:g} s)", "moved": "Moved"}
+"""The web UI's table: the report's columns, the current MB/s, and the bytes in human units."""
+CHARTS_LINK = ('<a id="registry-charts-link" href="./registry/charts" target="_blank" style="position: fixed; '
+               'bottom: 10px; right: 12px; z-index: 2000; font-family: sans-serif">Registry charts</a>')  # fmt: skip
+
+
+def tab_rows(rows: list[Any]) -> list[dict[str, Any]]:
+    now = history.current().mbps_now()
+    return [{**asdict(row), "mbps_now": now.get((row.method, row.name), 0.0), "moved": human_bytes(row.bytes)}
+            for row in rows]  # fmt: skip
+
+
+def chart_markup() -> str:
+    run = state.current_or_none()
+    found = open_figures.sections(run.settings) if run is not None else {}
+    return charts.charts(history.current().as_dicts(), found)
+
+
+def with_charts(page: str) -> str:
+    """The report with our charts after our table (once)."""
+    if 'id="registry-charts"' in page or "</body>" not in page:
+        return page
+    head, _, tail = page.rpartition("</body>")
+    section = f'<section id="registry-charts" style="font-family: sans-serif; margin: 2em">{chart_markup()}</section>'
+    return f"{head}{section}</body>{tail}"
+
+
+def with_link(page: str) -> str:
+    if "registry-charts-link" in page or "</body>" not in page:
+        return page
+    head, _, tail = page.rpartition("</body>")
+    return f"{head}{CHARTS_LINK}</body>{tail}"
 
 
 def write_files(environment: Environment) -> None:
@@ -91,7 +145,7 @@ def write_files(environment: Environment) -> None:
         with open(html_file, encoding="utf-8") as handle:
             page = handle.read()
         with open(html_file, "w", encoding="utf-8") as handle:
-            handle.write(add_to_report(page, rows))
+            handle.write(with_charts(add_to_report(page, rows)))
 
 
 _environment: Environment | None = None
