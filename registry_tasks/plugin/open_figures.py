@@ -17,7 +17,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from ..config import Settings
 from ..load import Histogram, RolloutFigures, format_rate
-from . import open_runs, state
+from . import open_runs, progress, state
 from .open_runs import OpenRun
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,8 @@ def rows() -> list[dict[str, str]]:
     run = state.current_or_none()
     if run is None:
         return []
-    return [{"figures": line} for line in lines(sections(run.settings))]
+    before = [phase] if (phase := progress.line()) is not None else []
+    return [{"figures": line} for line in [*before, *lines(sections(run.settings))]]
 
 
 def on_quitting(environment: Environment, **_: Any) -> None:

@@ -28,6 +28,7 @@ from ..load.replay_plan import ReplayPlan, in_window, kind_of, mapped_repository
 from ..load.replay_plan import plan as plan_records
 from ..load.traces import TraceError, TraceRecord, read_trace
 from ..registry import RegistryClient, log_request, names
+from . import progress
 from .open_model import Arrivals, ArrivalSpec, Watcher
 from .users import RegistryUser, registry_task
 
@@ -121,7 +122,9 @@ def warm_up(client: RegistryClient, objects: Objects, prefix: str) -> tuple[int,
             links[(repository, reference)] = None
     written_blobs = written_manifests = 0
     where: dict[str, str] = {}  # blob reference -> a repository that holds it (mount from there)
-    for done, (repository, reference) in enumerate(links, 1):
+    sizes = sum(plan.blob_size(reference) for _, reference in links)
+    progress.begin("replay warm-up", len(links) + len(plan.manifests), sizes, "blobs and manifests")
+    for repository, reference in links:
         target, blob = mapped_repository(prefix, repository), objects.blob(reference)
         if not client.blob_exists(target, blob.digest):
             source = where.get(reference)
@@ -129,8 +132,7 @@ def warm_up(client: RegistryClient, objects: Objects, prefix: str) -> tuple[int,
                 client.upload_blob(target, blob, "monolithic", 5 << 20)
             written_blobs += 1
         where[reference] = target
-        if done % 500 == 0:
-            log.info("replay warm-up: %d of %d blobs", done, len(links))
+        progress.advance(1, blob.size)
     for repository in plan.pushed:  # the trace's manifest PUTs need the config there too
         target, image = mapped_repository(prefix, repository), objects.image(repository)
         if not client.blob_exists(target, image.config.digest):
@@ -142,6 +144,8 @@ def warm_up(client: RegistryClient, objects: Objects, prefix: str) -> tuple[int,
             client.upload_blob(target, image.config, "monolithic", 5 << 20)
             client.put_manifest(target, tag, image.manifest)
             written_manifests += 1
+        progress.advance(1)
+    progress.end()
     return written_blobs, written_manifests
 
 

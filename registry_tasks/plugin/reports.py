@@ -38,7 +38,7 @@ def install_tab(environment: Environment) -> None:
         extended_tabs=[{"title": "Registry", "key": TAB}, {"title": "Open model", "key": OPEN_TAB}],
         extended_tables=[
             {"key": TAB, "structure": [{"key": k, "title": t} for k, t in TAB_COLUMNS.items()]},
-            {"key": OPEN_TAB, "structure": [{"key": "figures", "title": "Arrivals, rollout, capacity"}]},
+            {"key": OPEN_TAB, "structure": [{"key": "figures", "title": "Progress and open-model figures"}]},
         ],
         extended_csv_files=[
             {"href": "./registry/csv", "title": "Download registry throughput CSV"},

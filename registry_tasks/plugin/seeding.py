@@ -22,7 +22,7 @@ from ..registry import (
     push_image,
     resolve_target,
 )
-from . import distributed
+from . import distributed, progress
 from .state import RegistryRun
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ def seeded_target(run: RegistryRun, image: Image) -> PullTarget:
 def seed(client: RegistryClient, run: RegistryRun) -> bool:
     """Push every fixture once (skipping what exists), so pulls find them on an empty registry. False (after
     one line saying which and why) when one could not be seeded: the load would only fail on it."""
+    progress.begin("seeding", len(run.images), sum(image.size for image in run.images), "images")
     for image in run.images:
         repository = run.seed_repository(image)
         try:
@@ -86,6 +87,8 @@ def seed(client: RegistryClient, run: RegistryRun) -> bool:
         except RequestFailed as exc:
             log.error("seeding %s:%s at %s failed: %s", repository, image.tag, client.base_url, exc)
             return False
+        progress.advance(1, image.size)
+    progress.end()
     return True
 
 
