@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "registry_tasks.plugin": ("RegistryPullUser", "RegistryPushUser", "RegistryRun", "RegistryUser", "registry_task"),
+    "registry_tasks.plugin": (
+        "RegistryBrowseUser", "RegistryPullUser", "RegistryPushUser", "RegistryRun", "RegistryUser", "registry_task",
+    ),
     "registry_tasks.registry": (
         "ClientConfig", "DigestMismatch", "PullTarget", "RegistryClient", "RegistryError", "RequestFailed",
         "image_exists", "mount_image", "names", "pull_image", "push_image", "resolve_target",
@@ -37,17 +39,24 @@ _EXPORTS = {
 _MODULE_OF = {name: module for module, exported in _EXPORTS.items() for name in exported}
 __all__ = [
     "Blob", "ClientConfig", "Descriptor", "DigestMismatch", "FixtureError", "Image", "ImageError", "Platform",
-    "PullTarget", "RegistryClient", "RegistryError", "RegistryPullUser", "RegistryPushUser", "RegistryRun",
-    "RegistryUser", "RequestFailed", "Settings", "SettingsError", "UniqueImageTemplate", "image_exists",
-    "load_docker_save", "load_fixtures", "load_oci_layout", "mount_image", "names", "pull_image", "push_image",
-    "registry_task", "resolve_target", "synthetic_image",
-]
+    "PullTarget", "RegistryBrowseUser", "RegistryClient", "RegistryError", "RegistryPullUser", "RegistryPushUser",
+    "RegistryRun", "RegistryUser", "RequestFailed", "Settings", "SettingsError", "UniqueImageTemplate",
+    "image_exists", "load_docker_save", "load_fixtures", "load_oci_layout", "mount_image", "names", "pull_image",
+    "push_image", "registry_task", "resolve_target", "synthetic_image"
+]  # fmt: skip
 assert sorted(_MODULE_OF) == __all__
 
 if TYPE_CHECKING:
     from .config import Settings, SettingsError
     from .image import Blob, Descriptor, Image, ImageError, Platform, UniqueImageTemplate
-    from .plugin import RegistryPullUser, RegistryPushUser, RegistryRun, RegistryUser, registry_task
+    from .plugin import (
+        RegistryBrowseUser,
+        RegistryPullUser,
+        RegistryPushUser,
+        RegistryRun,
+        RegistryUser,
+        registry_task,
+    )
     from .registry import (
         ClientConfig,
         DigestMismatch,

@@ -27,6 +27,8 @@ from .values import (
     image_references,
     load_shape,
     platform,
+    popularity,
+    populate,
     positive_int,
     positive_seconds,
     positive_size,
@@ -165,9 +167,20 @@ OPTIONS = (
     Option("replay-window", "", window, "START:END seconds of the trace to replay (from its first record)"),
     Option("replay-clients-scale", 1, positive_int, "Each recorded client becomes this many clients, offset in time"),
     Option("record", "", writable_file, "Write this run's requests as JSON lines, replayable with --replay"),
+    Option(
+        "populate",
+        "",
+        populate,
+        "Before the load, fill REPOSxTAGS repositories of small images (e.g. 500x20) "
+        "under <prefix>/pop-<i>; pulls draw from them",
+    ),
+    Option(
+        "popularity", "uniform", popularity, "Which image a pull takes: uniform, or zipf:S (a few hot repositories)"
+    ),
+    Option("page-size", 100, positive_int, "Entries per page (n=) of tags-list and catalog walks"),
     Option("scenario", "", text, "YAML scenario file setting these values plus task and user weights"),
     Option("weights", {}, weights(TASK_NAMES), "Task weights by task name", cli=False),
-    Option("user-weights", {}, weights(USER_NAMES), "User class weights (pull, push)", cli=False),
+    Option("user-weights", {}, weights(USER_NAMES), "User class weights (pull, push, browse)", cli=False),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 

@@ -17,6 +17,7 @@ import yaml
 from ..image import Platform
 from ..load import Shape
 from ..load.capacity import Slo
+from ..load.popularity import Popularity
 from ..load.rollout import RolloutSpec
 from .options import _BY_KEY, OPTIONS
 
@@ -78,6 +79,9 @@ class Settings:
     replay_window: tuple[float, float | None] = (0.0, None)
     replay_clients_scale: int = 1
     record: str = ""
+    populate: tuple[int, int] | None = None
+    popularity: Popularity = field(default_factory=Popularity)
+    page_size: int = 100
     scenario: str = ""
     weights: Mapping[str, int] = field(default_factory=dict)
     user_weights: Mapping[str, int] = field(default_factory=dict)

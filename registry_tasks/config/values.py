@@ -12,6 +12,7 @@ from ..image import ImageError, Platform, parse_size
 from ..load import Shape
 from ..load.arrivals import ARRIVAL_PROCESSES, parse_rate
 from ..load.capacity import Slo
+from ..load.popularity import Popularity
 from ..load.rollout import RolloutSpec
 from ..load.traces import FORMATS as TRACE_FORMATS
 from ..registry.profiles import PROFILES, UPLOAD_STYLES
@@ -354,3 +355,20 @@ def trace_format(value: Any) -> str:
     if value not in ("", *TRACE_FORMATS):
         raise ValueError(f"{value!r} is not one of {', '.join(TRACE_FORMATS)} (or empty: detected)")
     return str(value)
+
+
+def populate(value: Any) -> tuple[int, int] | None:
+    """`REPOSxTAGS`, e.g. 500x20: that many repositories of that many tags each."""
+    if value in ("", None):
+        return None
+    found = re.match(r"^\s*(\d+)\s*x\s*(\d+)\s*$", str(value)) if isinstance(value, (str, int)) else None
+    if found is None:
+        raise ValueError(f"{value!r} is not REPOSxTAGS, e.g. 500x20")
+    repositories, tags = int(found.group(1)), int(found.group(2))
+    if repositories < 1 or tags < 1:
+        raise ValueError(f"{value!r}: needs at least 1 repository and 1 tag, e.g. 500x20")
+    return repositories, tags
+
+
+def popularity(value: Any) -> Popularity:
+    return Popularity.parse(text(value))

@@ -9,8 +9,13 @@ CHUNKED_UPLOAD = "chunked-upload"
 MANIFEST_PUT = "manifest-put"
 IMAGE_PUSH = "image-push"
 
+TAGS_LIST = "tags-list"
+CATALOG = "catalog"
+
 PULL_TASKS = (MANIFEST_GET, BLOB_GET, IMAGE_PULL)
 PUSH_TASKS = (CHUNKED_UPLOAD, MANIFEST_PUT, IMAGE_PUSH)
-TASK_NAMES = (*PULL_TASKS, *PUSH_TASKS)
-USER_NAMES = ("pull", "push")
-"""User classes by the name weights give them: pull users run PULL_TASKS, push users PUSH_TASKS."""
+BROWSE_TASKS = (TAGS_LIST, CATALOG)
+TASK_NAMES = (*PULL_TASKS, *PUSH_TASKS, *BROWSE_TASKS)
+USER_NAMES = ("pull", "push", "browse")
+"""User classes by the name weights give them: pull users run PULL_TASKS, push users PUSH_TASKS, browse users
+(none unless weighted, or picked with --tags) BROWSE_TASKS."""

@@ -10,8 +10,8 @@ from locust import events
 
 from . import listeners
 from .state import RegistryRun
-from .users import RegistryPullUser, RegistryPushUser, RegistryUser, registry_task
+from .users import RegistryBrowseUser, RegistryPullUser, RegistryPushUser, RegistryUser, registry_task
 
 listeners.register(events)
 
-__all__ = ["RegistryPullUser", "RegistryPushUser", "RegistryRun", "RegistryUser", "registry_task"]
+__all__ = ["RegistryBrowseUser", "RegistryPullUser", "RegistryPushUser", "RegistryRun", "RegistryUser", "registry_task"]

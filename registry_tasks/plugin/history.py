@@ -25,7 +25,8 @@ NOW_SECONDS = 6.0
 KEEP_POINTS = 1800  # an hour at one point per 2 s; older points are dropped
 MB = 1_000_000
 DOWNLOADS = ("GET",)
-IMAGES = tuple(names.OPERATION_METHODS.values())
+IMAGES = names.IMAGE_METHODS
+OPERATIONS = tuple(names.OPERATION_METHODS.values())
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ def totals(environment: Environment) -> Totals:
         per_entry[(method or "", name)] = entry.total_content_length
         if method in IMAGES:
             images += entry.num_requests
-        elif method in DOWNLOADS:
+        if method in OPERATIONS:
+            continue  # their bytes are their requests' again
+        if method in DOWNLOADS:
             down += entry.total_content_length
         else:
             up += entry.total_content_length

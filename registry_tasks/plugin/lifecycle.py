@@ -111,7 +111,12 @@ def on_test_start(environment: Environment, **_: Any) -> None:
             environment.runner.quit()
         return
     choose_user_classes(environment, run.settings)
-    environment.user_classes = [cls for cls in environment.user_classes if cls.tasks and cls.weight > 0]
+    with_tasks = [cls for cls in environment.user_classes if cls.tasks]
+    weighted = [cls for cls in with_tasks if cls.weight > 0]
+    if not weighted:  # --tags picked only tasks of a class that runs only when asked (browse): ask it
+        for cls in with_tasks:
+            cls.weight = 1
+    environment.user_classes = weighted or with_tasks
     distributed.report_images(environment, run.images)
     if isinstance(environment.runner, MasterRunner) or not environment.host:
         run.seeded.set()

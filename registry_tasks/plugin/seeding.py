@@ -22,6 +22,8 @@ from ..registry import (
     push_image,
     resolve_target,
 )
+from ..registry.populate import populate, tag_images, targets
+from ..sources import synthetic_image
 from . import distributed, progress
 from .state import RegistryRun
 
@@ -52,6 +54,8 @@ def prepare(run: RegistryRun, host: str, writes: bool, seeder: bool = True, seed
             return False
         if not run.settings.pull_image:
             run.targets = [seeded_target(run, image) for image in run.images]
+        if run.settings.populate is not None:
+            return fill(client, run, seeder)
         return True
     finally:
         client.close()
@@ -89,6 +93,38 @@ def seed(client: RegistryClient, run: RegistryRun) -> bool:
             return False
         progress.advance(1, image.size)
     progress.end()
+    return True
+
+
+POPULATE_PARALLEL = 8
+POPULATE_BASE = "1x4KiB,1x16KiB"
+"""The small image every populated tag is a variant of (its layers shared by all)."""
+
+
+def fill(client: RegistryClient, run: RegistryRun, seeder: bool) -> bool:
+    """--populate: the seeder fills the repositories; every process pulls from them (other workers wait for the
+    last tag). False (after one line) when the registry refused."""
+    assert run.settings.populate is not None
+    repositories, tags = run.settings.populate
+    prefix = run.settings.repository_prefix
+    images = tag_images(synthetic_image(POPULATE_BASE, run.settings.synthetic_seed, "populated"), tags)
+    run.targets = targets(prefix, repositories, images)
+    if not seeder:
+        last = run.targets[-1]
+        deadline = time.monotonic() + run.settings.request_timeout * 4
+        while client.head_manifest(last.repository, last.reference) is None and time.monotonic() < deadline:
+            gevent.sleep(SEED_POLL_SECONDS)
+        return True
+    progress.begin("populate", repositories * tags, 0, "tags")
+    started = time.monotonic()
+    try:
+        written = populate(client, prefix, repositories, images, POPULATE_PARALLEL, progress.advance)
+    except RequestFailed as exc:
+        log.error("--populate %dx%d at %s failed: %s", repositories, tags, client.base_url, exc)
+        return False
+    progress.end()
+    log.info("populated %d repositories x %d tags under %s/pop-* (%d tags written) in %.1f s",
+             repositories, tags, prefix, written, time.monotonic() - started)  # fmt: skip
     return True
 
 

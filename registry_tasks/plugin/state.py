@@ -21,6 +21,7 @@ import gevent.event
 from ..config import Settings, SettingsError, check_host, client_config, credentials, settings_from
 from ..image import Image, UniqueImageTemplate
 from ..image.derived import updated_image
+from ..load.popularity import Picker
 from ..registry import ClientConfig, PullTarget
 from ..registry.profiles import DEFAULT as DEFAULT_PROFILE
 from ..registry.profiles import MINIMAL, PROFILES, ClientProfile
@@ -41,6 +42,7 @@ class RegistryRun:
     seeded: gevent.event.Event = field(default_factory=gevent.event.Event)
     preparing: gevent.Greenlet | None = None
     client_configs: dict[str, ClientConfig] = field(default_factory=dict)
+    picker: tuple[list[PullTarget], Picker] | None = None
     replay_plan: Any = None
     """--replay: the trace's plan (load.replay_plan.ReplayPlan), made once when the run is built."""
     _users: itertools.count = field(default_factory=itertools.count)
@@ -66,9 +68,19 @@ class RegistryRun:
         return random.choices(self.images, self.settings.image_mix or None)[0]
 
     def pick_target(self) -> PullTarget:
-        """An image to pull: --pull-image targets alike, seeded fixtures in the shares of --image-mix."""
+        """An image to pull: by --popularity over the repositories (populated ones, or the fixtures), else
+        --pull-image targets alike, seeded fixtures in the shares of --image-mix."""
+        if self.settings.popularity.name != "uniform" or self.settings.populate is not None:
+            return self.targets[self._picker().pick()]
         mix = None if self.settings.pull_image else self.settings.image_mix or None
         return random.choices(self.targets, mix)[0]
+
+    def _picker(self) -> Picker:
+        targets = self.targets
+        if self.picker is None or self.picker[0] is not targets:
+            order = {repository: rank for rank, repository in enumerate(dict.fromkeys(t.repository for t in targets))}
+            self.picker = (targets, Picker([order[target.repository] for target in targets], self.settings.popularity))
+        return self.picker[1]
 
     def image_for_push(self, token: str) -> Image:
         """A fixture image, made new bytes per push when --unique-layers asks for it."""
@@ -115,6 +127,8 @@ def load_run(host: str | None, parsed_options: Any) -> RegistryRun:
         if settings.pull_image:
             raise SettingsError("--rollout-update derives the update from a seeded fixture: not with --pull-image")
         images = [*images, updated_image(images[0])]  # seeded as targets[1], beside the image it updates
+    if settings.image_mix and settings.popularity.name != "uniform":
+        raise SettingsError("--image-mix and --popularity both choose what is pulled: keep one")
     if settings.client_mix and settings.client_profile != Settings.client_profile:
         raise SettingsError("--client-mix and --client-profile both choose the clients: keep one")
     if settings.pull_push_ratio and settings.user_weights:

@@ -153,7 +153,7 @@ def as_text(rows: Iterable[EntryFigures]) -> str:
     header = ("Type", "Name", "# reqs", "# fails", "50%", "95%", "99% (ms)", "MB/s", "images/s", "bytes")
     lines = [header]
     for row in rows:
-        images = f"{row.rps:.3g}" if row.method in IMAGE_TYPES else ""
+        images = f"{row.rps:.3g}" if row.method in names.IMAGE_METHODS else ""
         percentiles = (f"{row.p50_ms:g}", f"{row.p95_ms:g}", f"{row.p99_ms:g}")
         counts = (str(row.requests), str(row.failures))
         lines.append((row.method, row.name, *counts, *percentiles, f"{row.mbps:.3g}", images, human_bytes(row.bytes)))

@@ -20,6 +20,7 @@ from ..config import Settings
 from ..image import Blob
 from ..load import tasks
 from ..registry import PullTarget, RegistryClient, RequestFailed, names, pull_image, push_image
+from ..registry.listings import walk_catalog, walk_tags
 from ..registry.profiles import DEFAULT as DEFAULT_PROFILE
 from . import state
 
@@ -137,7 +138,31 @@ class RegistryPushUser(RegistryUser):
         push_image(self.registry, repository, image.tag, image, mode, chunk, parallel)
 
 
-USER_CLASSES: dict[str, type[RegistryUser]] = {"pull": RegistryPullUser, "push": RegistryPushUser}
+class RegistryBrowseUser(RegistryUser):
+    """Walks listings as UIs, scanners and CI clean-up jobs do: a repository's tags, the catalog, page by page.
+    None run unless the scenario weighs them (user-weights browse:) or --tags picks their tasks: apply_weights
+    sets the weight 0 (it is 1 here only so that Locust, which drops weight-0 classes when it starts, keeps it)."""
+
+    weight = 1
+
+    @tag(tasks.TAGS_LIST)
+    @task(3)
+    @registry_task
+    def tags_list(self) -> None:
+        if not self.shared.targets:
+            raise StopUser()
+        walk_tags(self.registry, self.shared.pick_target().repository, self.shared.settings.page_size)
+
+    @tag(tasks.CATALOG)
+    @task(1)
+    @registry_task
+    def catalog(self) -> None:
+        walk_catalog(self.registry, self.shared.settings.page_size)
+
+
+USER_CLASSES: dict[str, type[RegistryUser]] = {
+    "pull": RegistryPullUser, "push": RegistryPushUser, "browse": RegistryBrowseUser,
+}  # fmt: skip
 TASKS = {
     tasks.MANIFEST_GET: (RegistryPullUser, RegistryPullUser.manifest_get),
     tasks.BLOB_GET: (RegistryPullUser, RegistryPullUser.blob_get),
@@ -145,6 +170,8 @@ TASKS = {
     tasks.CHUNKED_UPLOAD: (RegistryPushUser, RegistryPushUser.chunked_upload),
     tasks.MANIFEST_PUT: (RegistryPushUser, RegistryPushUser.manifest_put),
     tasks.IMAGE_PUSH: (RegistryPushUser, RegistryPushUser.image_push),
+    tasks.TAGS_LIST: (RegistryBrowseUser, RegistryBrowseUser.tags_list),
+    tasks.CATALOG: (RegistryBrowseUser, RegistryBrowseUser.catalog),
 }
 
 HEADLINES = {
@@ -154,6 +181,8 @@ HEADLINES = {
     tasks.CHUNKED_UPLOAD: ("PUT", names.UPLOAD_FINISH),
     tasks.MANIFEST_PUT: ("PUT", names.MANIFEST_PUT),
     tasks.IMAGE_PUSH: (names.OPERATION_METHODS[names.IMAGE_PUSH], names.IMAGE_PUSH),
+    tasks.TAGS_LIST: (names.OPERATION_METHODS[names.TAGS_WALK], names.TAGS_WALK),
+    tasks.CATALOG: (names.OPERATION_METHODS[names.CATALOG_WALK], names.CATALOG_WALK),
 }
 """Each task's headline entry (request type, name): what an open-model arrival of it is timed and dropped as."""
 
@@ -180,6 +209,8 @@ def apply_weights(settings: Settings) -> None:
         for name, (user_class, function) in TASKS.items():
             user_class.tasks += [function] * settings.weights.get(name, 0)
     ratio = settings.pull_push_ratio
-    user_weights = {"pull": ratio[0], "push": ratio[1]} if ratio else settings.user_weights
+    user_weights = {"pull": ratio[0], "push": ratio[1]} if ratio else dict(settings.user_weights)
+    browsing = any(settings.weights.get(name, 0) for name in tasks.BROWSE_TASKS)  # weighted tasks: their users run
+    USER_CLASSES["browse"].weight = user_weights.pop("browse", 1 if browsing else 0)
     for name, weight in user_weights.items():
         USER_CLASSES[name].weight = weight

@@ -8,7 +8,9 @@ decide what to pull or push.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
@@ -62,6 +64,15 @@ def with_digest(location: str, digest: str) -> str:
     """Add `digest=` to an upload URL, keeping its query untouched."""
     separator = "&" if urlsplit(location).query else "?"
     return f"{location}{separator}digest={quote(digest, safe='')}"
+
+
+_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+def next_link(header: str | None) -> str | None:
+    """The `rel="next"` target of a Link header (as distribution and the OCI spec send it), or None."""
+    found = _NEXT.search(header or "")
+    return found.group(1) if found else None
 
 
 class RegistryClient(RegistrySession):
@@ -123,6 +134,36 @@ class RegistryClient(RegistrySession):
         if response.status == 401:
             return f"{url} answered 401: give --registry-username and --registry-password (or a docker config)"
         return f"{url} answered {response.status}: not a Registry API V2 endpoint"
+
+    # --- listings --------------------------------------------------------------------------------
+
+    def tags_page(self, repository: str, page_size: int, url: str | None = None) -> tuple[list[str], str | None]:
+        """One page of a repository's tags (`n=` page_size; `url`: the previous page's next link); returns the
+        tags and the next page's URL (from `Link: <...>; rel="next"`), or None after the last."""
+        first = f"{self.base_url}/v2/{repository}/tags/list?{urlencode({'n': page_size})}"
+        with self.measure("GET", names.TAGS_LIST, repository=repository) as outcome:
+            document, following = self._page(url or first, scope_for(repository, False), outcome)
+            tags = document.get("tags") or []
+        return [str(tag) for tag in tags], following
+
+    def catalog_page(self, page_size: int, url: str | None = None) -> tuple[list[str], str | None]:
+        """One page of the catalog (`n=` page_size), and the next page's URL or None."""
+        first = f"{self.base_url}/v2/_catalog?{urlencode({'n': page_size})}"
+        with self.measure("GET", names.CATALOG) as outcome:
+            document, following = self._page(url or first, ("registry:catalog:*",), outcome)
+            repositories = document.get("repositories") or []
+        return [str(name) for name in repositories], following
+
+    def _page(self, url: str, scopes: tuple[str, ...], outcome: Outcome) -> tuple[dict[str, Any], str | None]:
+        response = self._send("GET", url, {"Accept": "application/json"}, None, scopes)
+        self._expect(response, 200)
+        data = response.read(ERROR_BODY_LIMIT * 16)
+        outcome.length = len(data)
+        document = json.loads(data or b"{}")
+        if not isinstance(document, dict):
+            raise RegistryError("bad response: a listing that is not a JSON object")
+        link = next_link(response.header("Link"))
+        return document, urljoin(url, link) if link else None
 
     # --- manifests -------------------------------------------------------------------------------
 

@@ -20,21 +20,28 @@ UPLOAD_CHUNK = "upload-chunk"
 UPLOAD_FINISH = "upload-finish"
 UPLOAD_STATUS = "upload-status"
 TOKEN = "token"
+TAGS_LIST = "tags-list"
+CATALOG = "catalog"
 
 IMAGE_PULL = "image-pull"
 IMAGE_PUSH = "image-push"
+TAGS_WALK = "tags-walk"
+CATALOG_WALK = "catalog-walk"
 
 REQUEST_NAMES = (
     PING, MANIFEST_GET, MANIFEST_HEAD, MANIFEST_PUT, MANIFEST_DELETE, BLOB_GET, BLOB_HEAD, BLOB_MOUNT, UPLOAD_START,
-    UPLOAD_CHUNK, UPLOAD_FINISH, UPLOAD_STATUS, TOKEN,
+    UPLOAD_CHUNK, UPLOAD_FINISH, UPLOAD_STATUS, TOKEN, TAGS_LIST, CATALOG,
 )  # fmt: skip
 """One entry per HTTP request."""
 
-OPERATION_NAMES = (IMAGE_PULL, IMAGE_PUSH)
+OPERATION_NAMES = (IMAGE_PULL, IMAGE_PUSH, TAGS_WALK, CATALOG_WALK)
 """One entry per whole operation (its requests are reported under their own names as well)."""
 
-OPERATION_METHODS = {IMAGE_PULL: "PULL", IMAGE_PUSH: "PUSH"}
+OPERATION_METHODS = {IMAGE_PULL: "PULL", IMAGE_PUSH: "PUSH", TAGS_WALK: "WALK", CATALOG_WALK: "WALK"}
 """The `request_type` of each operation entry: throughput counts their bytes once, under their requests."""
+
+IMAGE_METHODS = (OPERATION_METHODS[IMAGE_PULL], OPERATION_METHODS[IMAGE_PUSH])
+"""The operation entries that are whole images (images/s)."""
 
 ENTRY_NAMES = (*REQUEST_NAMES, *OPERATION_NAMES)
 """Every name the registry layer can report."""

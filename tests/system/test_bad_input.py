@@ -140,6 +140,11 @@ BAD_INPUTS = {
     ),
     "replay-speed-0": BadInput(options("--replay-speed", "0"), r"--replay-speed: '0' must be more than 0 \(or max\)"),
     "replay-window-backwards": BadInput(options("--replay-window", "50:10"), r"--replay-window: '50:10': the end"),
+    "populate-0x5": BadInput(options("--populate", "0x5"), r"--populate: '0x5': needs at least 1 repository and 1 tag"),
+    "popularity-negative": BadInput(
+        options("--popularity", "zipf:-1"), r"--popularity: 'zipf:-1': the Zipf exponent must be more than 0"
+    ),
+    "page-size-0": BadInput(options("--page-size", "0"), r"--page-size: 0 must be 1 or more"),
     "max-in-flight-0": BadInput(options("--max-in-flight", "0"), r"--max-in-flight: 0 must be 1 or more"),
 }  # fmt: skip
 
