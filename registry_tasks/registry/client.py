@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
+from gevent import GreenletExit
+
 from ..image import (
     DOCKER_SCHEMA1,
     DOCKER_SCHEMA1_SIGNED,
@@ -46,6 +48,8 @@ class UploadSession:
     repository: str
     location: str
     offset: int = 0
+    min_chunk: int = 0
+    """OCI-Chunk-Min-Length: the smallest chunk the registry takes (distribution-spec 1.1)."""
 
 
 @dataclass
@@ -73,6 +77,16 @@ def next_link(header: str | None) -> str | None:
     """The `rel="next"` target of a Link header (as distribution and the OCI spec send it), or None."""
     found = _NEXT.search(header or "")
     return found.group(1) if found else None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `RegistryClient.send` got back: status, headers (names in lower case), body, and the next page."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    next_url: str | None = None
 
 
 class RegistryClient(RegistrySession):
@@ -134,6 +148,33 @@ class RegistryClient(RegistrySession):
         if response.status == 401:
             return f"{url} answered 401: give --registry-username and --registry-password (or a docker config)"
         return f"{url} answered {response.status}: not a Registry API V2 endpoint"
+
+    # --- any other request -------------------------------------------------------------------------
+
+    def send(
+        self,
+        method: str,
+        name: str,
+        url: str,
+        repository: str,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        expect: tuple[int, ...] = (200,),
+        **context: Any,
+    ) -> Answer:
+        """One measured request, reported under `name`, for workflows beyond the fixed operations (artifacts,
+        referrers): `url` absolute (a Link's target) or a tail under `/v2/<repository>/`. An answer outside
+        `expect` fails it with the registry's error code. The body is read whole (at most 1 MiB)."""
+        target = url if "://" in url else f"{self.base_url}/v2/{repository}/{url}"
+        writes = method not in ("GET", "HEAD")
+        with self.measure(method, name, repository=repository, **context) as outcome:
+            response = self._send(method, target, headers or {}, body, scope_for(repository, writes))
+            self._expect(response, *expect)
+            data = b"" if method == "HEAD" else response.read(ERROR_BODY_LIMIT * 16)
+            outcome.length = len(body or b"") if writes else len(data)
+        link = next_link(response.header("Link"))
+        answer_headers = {key.lower(): value for key, value in response.headers}
+        return Answer(response.status, answer_headers, data, urljoin(target, link) if link else None)
 
     # --- listings --------------------------------------------------------------------------------
 
@@ -301,7 +342,9 @@ class RegistryClient(RegistrySession):
         location = response.header("Location")
         if not location:
             raise RegistryError(f"{response.status} upload answer without Location")
-        return UploadSession(repository, urljoin(response.url, location), self._range_end(response) + 1)
+        least = response.header("OCI-Chunk-Min-Length") or "0"
+        minimum = int(least) if least.isdigit() else 0
+        return UploadSession(repository, urljoin(response.url, location), self._range_end(response) + 1, minimum)
 
     @staticmethod
     def _range_end(response: Response) -> int:
@@ -374,14 +417,18 @@ class RegistryClient(RegistrySession):
         Content-Range), `stream` (one PATCH with Content-Length), `stream-encoded` (one PATCH, chunked
         transfer encoding) or `monolithic` (the body in the closing PUT)."""
         session = self.start_upload(repository)
-        if mode == MONOLITHIC:
-            self.finish_upload(session, blob, start=0)
-        else:
-            if mode == CHUNKED:
-                self._upload_chunks(session, blob, chunk_size)
-            elif blob.size or mode == STREAM_ENCODED:
-                self.upload_chunk(session, blob, 0, blob.size, ranged=False, encoded=mode != STREAM)
-            self.finish_upload(session, blob)
+        try:
+            if mode == MONOLITHIC:
+                self.finish_upload(session, blob, start=0)
+            else:
+                if mode == CHUNKED:
+                    self._upload_chunks(session, blob, max(chunk_size, session.min_chunk))
+                elif blob.size or mode == STREAM_ENCODED:
+                    self.upload_chunk(session, blob, 0, blob.size, ranged=False, encoded=mode != STREAM)
+                self.finish_upload(session, blob)
+        except GreenletExit:  # abandoned at stop: leave the registry no half upload to expire
+            self._cancel(session)
+            raise
         self.knows(blob.digest, repository)
 
     def _upload_chunks(self, session: UploadSession, blob: Blob, chunk_size: int) -> None:

@@ -22,22 +22,26 @@ UPLOAD_STATUS = "upload-status"
 TOKEN = "token"
 TAGS_LIST = "tags-list"
 CATALOG = "catalog"
+REFERRERS_GET = "referrers-get"
 
 IMAGE_PULL = "image-pull"
 IMAGE_PUSH = "image-push"
 TAGS_WALK = "tags-walk"
 CATALOG_WALK = "catalog-walk"
+ARTIFACT_PUSH = "artifact-push"
 
 REQUEST_NAMES = (
     PING, MANIFEST_GET, MANIFEST_HEAD, MANIFEST_PUT, MANIFEST_DELETE, BLOB_GET, BLOB_HEAD, BLOB_MOUNT, UPLOAD_START,
-    UPLOAD_CHUNK, UPLOAD_FINISH, UPLOAD_STATUS, TOKEN, TAGS_LIST, CATALOG,
+    UPLOAD_CHUNK, UPLOAD_FINISH, UPLOAD_STATUS, TOKEN, TAGS_LIST, CATALOG, REFERRERS_GET,
 )  # fmt: skip
 """One entry per HTTP request."""
 
-OPERATION_NAMES = (IMAGE_PULL, IMAGE_PUSH, TAGS_WALK, CATALOG_WALK)
+OPERATION_NAMES = (IMAGE_PULL, IMAGE_PUSH, TAGS_WALK, CATALOG_WALK, ARTIFACT_PUSH)
 """One entry per whole operation (its requests are reported under their own names as well)."""
 
-OPERATION_METHODS = {IMAGE_PULL: "PULL", IMAGE_PUSH: "PUSH", TAGS_WALK: "WALK", CATALOG_WALK: "WALK"}
+OPERATION_METHODS = {
+    IMAGE_PULL: "PULL", IMAGE_PUSH: "PUSH", TAGS_WALK: "WALK", CATALOG_WALK: "WALK", ARTIFACT_PUSH: "PUSH",
+}  # fmt: skip
 """The `request_type` of each operation entry: throughput counts their bytes once, under their requests."""
 
 IMAGE_METHODS = (OPERATION_METHODS[IMAGE_PULL], OPERATION_METHODS[IMAGE_PUSH])

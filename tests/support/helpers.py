@@ -113,7 +113,8 @@ class Fault:
     the registry), `delay` (wait `seconds`, then forward), `stall` (send half the body, wait `seconds`, send
     the rest), `reset` (half the body, then a TCP reset), `truncate` (half the body, then a clean close),
     `flip` (one byte of the body changed), `expire` (DELETE the upload session at the registry first, so
-    that the registry itself answers 404 BLOB_UPLOAD_UNKNOWN)."""
+    that the registry itself answers 404 BLOB_UPLOAD_UNKNOWN), `add-headers` (forward, then add `headers` to
+    the registry's answer)."""
 
     method: str
     path: str
@@ -208,6 +209,9 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         for name, value in headers.items():
             if name.lower() not in HOP_HEADERS:
+                self.send_header(name, value)
+        if fault is not None and action == "add-headers":
+            for name, value in fault.headers.items():
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
