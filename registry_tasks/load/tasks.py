@@ -11,11 +11,16 @@ IMAGE_PUSH = "image-push"
 
 TAGS_LIST = "tags-list"
 CATALOG = "catalog"
+TAG_CHURN = "tag-churn"
+MANIFEST_DELETE = "manifest-delete"
 
 PULL_TASKS = (MANIFEST_GET, BLOB_GET, IMAGE_PULL)
 PUSH_TASKS = (CHUNKED_UPLOAD, MANIFEST_PUT, IMAGE_PUSH)
 BROWSE_TASKS = (TAGS_LIST, CATALOG)
-TASK_NAMES = (*PULL_TASKS, *PUSH_TASKS, *BROWSE_TASKS)
-USER_NAMES = ("pull", "push", "browse")
-"""User classes by the name weights give them: pull users run PULL_TASKS, push users PUSH_TASKS, browse users
-(none unless weighted, or picked with --tags) BROWSE_TASKS."""
+CHURN_TASKS = (TAG_CHURN, MANIFEST_DELETE)
+TASK_NAMES = (*PULL_TASKS, *PUSH_TASKS, *BROWSE_TASKS, *CHURN_TASKS)
+USER_NAMES = ("pull", "push", "browse", "churn")
+"""User classes by the name weights give them: pull users run PULL_TASKS, push users PUSH_TASKS; browse and churn
+users (none unless weighted, or picked with --tags) BROWSE_TASKS and CHURN_TASKS."""
+ASKED_ONLY = {"browse": BROWSE_TASKS, "churn": CHURN_TASKS}
+"""User classes that run only when weighted, or when --tags (or task weights) pick their tasks."""

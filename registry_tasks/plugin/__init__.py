@@ -10,8 +10,18 @@ from locust import events
 
 from . import listeners
 from .state import RegistryRun
-from .users import RegistryBrowseUser, RegistryPullUser, RegistryPushUser, RegistryUser, registry_task
+from .users import (
+    RegistryBrowseUser,
+    RegistryChurnUser,
+    RegistryPullUser,
+    RegistryPushUser,
+    RegistryUser,
+    registry_task,
+)
 
 listeners.register(events)
 
-__all__ = ["RegistryBrowseUser", "RegistryPullUser", "RegistryPushUser", "RegistryRun", "RegistryUser", "registry_task"]
+__all__ = [
+    "RegistryBrowseUser", "RegistryChurnUser", "RegistryPullUser", "RegistryPushUser",
+    "RegistryRun", "RegistryUser", "registry_task",
+]

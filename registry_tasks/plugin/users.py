@@ -17,11 +17,13 @@ from locust import User, constant, tag, task
 from locust.exception import StopUser
 
 from ..config import Settings
-from ..image import Blob
+from ..image import Blob, Image
 from ..load import tasks
 from ..registry import PullTarget, RegistryClient, RequestFailed, names, pull_image, push_image
 from ..registry.listings import walk_catalog, walk_tags
+from ..registry.populate import tag_images
 from ..registry.profiles import DEFAULT as DEFAULT_PROFILE
+from ..sources import synthetic_image
 from . import state
 
 
@@ -160,8 +162,48 @@ class RegistryBrowseUser(RegistryUser):
         walk_catalog(self.registry, self.shared.settings.page_size)
 
 
+class RegistryChurnUser(RegistryUser):
+    """Tags that move and manifests deleted under load, as CI pipelines and clean-up jobs do (Quay's soak found
+    manifest PUTs failing with "blob unknown" within a second of such cycles). Runs only when asked, as browse."""
+
+    weight = 1
+
+    def on_start(self) -> None:
+        super().on_start()
+        image = self.shared.pick_image()
+        self.churn_repository = self.shared.tag_repository(image)  # holds the image's blobs (seeding mounts them)
+        self.churn_base = synthetic_image("1x4KiB", self.shared.settings.synthetic_seed, "churn")
+        self.variants = tag_images(self.churn_base, 2)
+        self.moves = itertools.count()
+
+    def store(self, image: Image) -> None:
+        for blob in image.blobs:
+            if not self.registry.blob_exists(self.churn_repository, blob.digest):
+                self.registry.upload_blob(self.churn_repository, blob, "monolithic", blob.size or 1)
+
+    @tag(tasks.TAG_CHURN)
+    @task(3)
+    @registry_task
+    def tag_churn(self) -> None:
+        """Move this user's tag to the other of two manifests."""
+        image = self.variants[next(self.moves) % 2]
+        self.store(image)
+        self.registry.put_manifest(self.churn_repository, f"churn-{self.shared.run_id}-{self.index}", image.manifest)
+
+    @tag(tasks.MANIFEST_DELETE)
+    @task(1)
+    @registry_task
+    def manifest_delete(self) -> None:
+        """A manifest of its own (a config naming it), tagged, then deleted by digest."""
+        name = self.push_name()
+        (image,) = tag_images(self.churn_base, 1, label=name)
+        self.store(image)
+        self.registry.put_manifest(self.churn_repository, f"del-{name}", image.manifest)
+        self.registry.delete_manifest(self.churn_repository, image.manifest.digest)
+
+
 USER_CLASSES: dict[str, type[RegistryUser]] = {
-    "pull": RegistryPullUser, "push": RegistryPushUser, "browse": RegistryBrowseUser,
+    "pull": RegistryPullUser, "push": RegistryPushUser, "browse": RegistryBrowseUser, "churn": RegistryChurnUser,
 }  # fmt: skip
 TASKS = {
     tasks.MANIFEST_GET: (RegistryPullUser, RegistryPullUser.manifest_get),
@@ -172,6 +214,8 @@ TASKS = {
     tasks.IMAGE_PUSH: (RegistryPushUser, RegistryPushUser.image_push),
     tasks.TAGS_LIST: (RegistryBrowseUser, RegistryBrowseUser.tags_list),
     tasks.CATALOG: (RegistryBrowseUser, RegistryBrowseUser.catalog),
+    tasks.TAG_CHURN: (RegistryChurnUser, RegistryChurnUser.tag_churn),
+    tasks.MANIFEST_DELETE: (RegistryChurnUser, RegistryChurnUser.manifest_delete),
 }
 
 HEADLINES = {
@@ -183,6 +227,8 @@ HEADLINES = {
     tasks.IMAGE_PUSH: (names.OPERATION_METHODS[names.IMAGE_PUSH], names.IMAGE_PUSH),
     tasks.TAGS_LIST: (names.OPERATION_METHODS[names.TAGS_WALK], names.TAGS_WALK),
     tasks.CATALOG: (names.OPERATION_METHODS[names.CATALOG_WALK], names.CATALOG_WALK),
+    tasks.TAG_CHURN: ("PUT", names.MANIFEST_PUT),
+    tasks.MANIFEST_DELETE: ("DELETE", names.MANIFEST_DELETE),
 }
 """Each task's headline entry (request type, name): what an open-model arrival of it is timed and dropped as."""
 
@@ -210,7 +256,8 @@ def apply_weights(settings: Settings) -> None:
             user_class.tasks += [function] * settings.weights.get(name, 0)
     ratio = settings.pull_push_ratio
     user_weights = {"pull": ratio[0], "push": ratio[1]} if ratio else dict(settings.user_weights)
-    browsing = any(settings.weights.get(name, 0) for name in tasks.BROWSE_TASKS)  # weighted tasks: their users run
-    USER_CLASSES["browse"].weight = user_weights.pop("browse", 1 if browsing else 0)
+    for user, its_tasks in tasks.ASKED_ONLY.items():  # weighted tasks: their users run
+        asked = any(settings.weights.get(name, 0) for name in its_tasks)
+        USER_CLASSES[user].weight = user_weights.pop(user, 1 if asked else 0)
     for name, weight in user_weights.items():
         USER_CLASSES[name].weight = weight

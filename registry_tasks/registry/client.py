@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
@@ -27,9 +26,9 @@ from ..image import (
 )
 from . import names
 from .auth import scope_for
-from .errors import DigestMismatch, RegistryError, RequestFailed
+from .errors import DigestMismatch, RegistryError, RequestFailed, error_message, retry_after_seconds
 from .profiles import CHUNKED, MONOLITHIC, POOL_PER_OPERATION, STREAM, STREAM_ENCODED
-from .session import ERROR_BODY_LIMIT, ClientConfig, Outcome, RegistrySession, RequestHook
+from .session import ERROR_BODY_LIMIT, ClientConfig, Outcome, RegistrySession, RequestHook, next_link
 from .transport import Response
 
 __all__ = ["ClientConfig", "RegistryClient", "RequestHook", "UploadSession", "with_digest"]
@@ -68,25 +67,6 @@ def with_digest(location: str, digest: str) -> str:
     """Add `digest=` to an upload URL, keeping its query untouched."""
     separator = "&" if urlsplit(location).query else "?"
     return f"{location}{separator}digest={quote(digest, safe='')}"
-
-
-_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
-
-
-def next_link(header: str | None) -> str | None:
-    """The `rel="next"` target of a Link header (as distribution and the OCI spec send it), or None."""
-    found = _NEXT.search(header or "")
-    return found.group(1) if found else None
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What `RegistryClient.send` got back: status, headers (names in lower case), body, and the next page."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    next_url: str | None = None
 
 
 class RegistryClient(RegistrySession):
@@ -148,33 +128,6 @@ class RegistryClient(RegistrySession):
         if response.status == 401:
             return f"{url} answered 401: give --registry-username and --registry-password (or a docker config)"
         return f"{url} answered {response.status}: not a Registry API V2 endpoint"
-
-    # --- any other request -------------------------------------------------------------------------
-
-    def send(
-        self,
-        method: str,
-        name: str,
-        url: str,
-        repository: str,
-        headers: dict[str, str] | None = None,
-        body: bytes | None = None,
-        expect: tuple[int, ...] = (200,),
-        **context: Any,
-    ) -> Answer:
-        """One measured request, reported under `name`, for workflows beyond the fixed operations (artifacts,
-        referrers): `url` absolute (a Link's target) or a tail under `/v2/<repository>/`. An answer outside
-        `expect` fails it with the registry's error code. The body is read whole (at most 1 MiB)."""
-        target = url if "://" in url else f"{self.base_url}/v2/{repository}/{url}"
-        writes = method not in ("GET", "HEAD")
-        with self.measure(method, name, repository=repository, **context) as outcome:
-            response = self._send(method, target, headers or {}, body, scope_for(repository, writes))
-            self._expect(response, *expect)
-            data = b"" if method == "HEAD" else response.read(ERROR_BODY_LIMIT * 16)
-            outcome.length = len(body or b"") if writes else len(data)
-        link = next_link(response.header("Link"))
-        answer_headers = {key.lower(): value for key, value in response.headers}
-        return Answer(response.status, answer_headers, data, urljoin(target, link) if link else None)
 
     # --- listings --------------------------------------------------------------------------------
 
@@ -250,13 +203,25 @@ class RegistryClient(RegistrySession):
         headers = {"Content-Type": manifest.descriptor.media_type}
         with self.measure("PUT", names.MANIFEST_PUT, repository=repository, reference=reference) as outcome:
             response = self._call("PUT", repository, f"manifests/{reference}", headers, data)
-            self._expect(response, 201)
+            if response.status != 201:
+                self._lost_blob(response, repository)
             response.read(ERROR_BODY_LIMIT)
             outcome.length = len(data)
             announced = response.header("Docker-Content-Digest")
             if announced and announced != manifest.digest:
                 raise DigestMismatch("registry computed another manifest digest")
             return manifest.digest
+
+    def _lost_blob(self, response: Response, repository: str) -> None:
+        """A manifest PUT refused: a blob this client uploaded there with success, now "unknown", is a registry
+        consistency bug (Quay's soak saw it within a second of deletion cycles) and gets a message of its own."""
+        body = response.read(ERROR_BODY_LIMIT)
+        text = body.decode("utf-8", "replace")
+        ours = [digest for digest, where in self.known_blobs.items() if where == repository and digest in text]
+        if "BLOB_UNKNOWN" in text and ours:
+            raise RegistryError("blob unknown after its upload succeeded", response.status)
+        raise RegistryError(error_message(response.status, body), response.status,
+                            retry_after_seconds(response.header("Retry-After")))  # fmt: skip
 
     def delete_manifest(self, repository: str, digest: str) -> None:
         with self.measure("DELETE", names.MANIFEST_DELETE, repository=repository, reference=digest):

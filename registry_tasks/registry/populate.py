@@ -25,12 +25,14 @@ def repository_names(prefix: str, repositories: int) -> list[str]:
     return [f"{prefix}/pop-{index}" for index in range(repositories)]
 
 
-def tag_images(base: Image, tags: int) -> list[Image]:
-    """`tags` images sharing `base`'s layers, each with a config of its own (so a manifest of its own)."""
+def tag_images(base: Image, tags: int, label: str = "") -> list[Image]:
+    """`tags` images sharing `base`'s layers, each with a config of its own (so a manifest of its own); `label`
+    makes them differ from another call's."""
     config = json.loads(base.config.body.read_all())
     images = []
     for number in range(tags):
-        labelled = {**config, "config": {**config.get("config", {}), "Labels": {"populate.tag": str(number)}}}
+        labels = {"populate.tag": f"{label}{number}"}
+        labelled = {**config, "config": {**config.get("config", {}), "Labels": labels}}
         blob = blob_from_bytes(base.config.descriptor.media_type, json.dumps(labelled, sort_keys=True).encode())
         image = build_image(base.name, base.manifest.descriptor.media_type, blob, base.layers, f"t{number}")
         images.append(replace(image, index=None, siblings=()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -74,6 +75,25 @@ class Outcome:
 
     length: int = 0
     context: dict[str, Any] = field(default_factory=dict)
+
+
+_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+def next_link(header: str | None) -> str | None:
+    """The `rel="next"` target of a Link header (as distribution and the OCI spec send it), or None."""
+    found = _NEXT.search(header or "")
+    return found.group(1) if found else None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `RegistrySession.send` got back: status, headers (names in lower case), body, and the next page."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    next_url: str | None = None
 
 
 class RegistrySession:
@@ -234,6 +254,34 @@ class RegistrySession:
         delay = self._not_before - time.monotonic()
         if delay > 0:
             gevent.sleep(delay)
+
+
+    # --- any other request -------------------------------------------------------------------------
+
+    def send(
+        self,
+        method: str,
+        name: str,
+        url: str,
+        repository: str,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        expect: tuple[int, ...] = (200,),
+        **context: Any,
+    ) -> Answer:
+        """One measured request, reported under `name`, for workflows beyond the fixed operations (artifacts,
+        referrers): `url` absolute (a Link's target) or a tail under `/v2/<repository>/`. An answer outside
+        `expect` fails it with the registry's error code. The body is read whole (at most 1 MiB)."""
+        target = url if "://" in url else f"{self.base_url}/v2/{repository}/{url}"
+        writes = method not in ("GET", "HEAD")
+        with self.measure(method, name, repository=repository, **context) as outcome:
+            response = self._send(method, target, headers or {}, body, scope_for(repository, writes))
+            self._expect(response, *expect)
+            data = b"" if method == "HEAD" else response.read(ERROR_BODY_LIMIT * 16)
+            outcome.length = len(body or b"") if writes else len(data)
+        link = next_link(response.header("Link"))
+        answer_headers = {key.lower(): value for key, value in response.headers}
+        return Answer(response.status, answer_headers, data, urljoin(target, link) if link else None)
 
 
 PORT_SHORTAGE = "EADDRNOTAVAIL: no local port left for a new connection"
