@@ -24,8 +24,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "registry_tasks.plugin": (
-        "RegistryBrowseUser", "RegistryChurnUser", "RegistryPullUser", "RegistryPushUser", "RegistryRun",
-        "RegistryUser", "registry_task",
+        "RegistryArtifactUser", "RegistryBrowseUser", "RegistryChurnUser", "RegistryPullUser", "RegistryPushUser",
+        "RegistryRun", "RegistryUser", "registry_task",
     ),
     "registry_tasks.registry": (
         "ClientConfig", "DigestMismatch", "PullTarget", "RegistryClient", "RegistryError", "RequestFailed",
@@ -40,11 +40,12 @@ _EXPORTS = {
 _MODULE_OF = {name: module for module, exported in _EXPORTS.items() for name in exported}
 __all__ = [
     "Blob", "ClientConfig", "Descriptor", "DigestMismatch", "FixtureError", "Image", "ImageError", "Platform",
-    "PullTarget", "RegistryBrowseUser", "RegistryChurnUser", "RegistryClient", "RegistryError", "RegistryPullUser",
-    "RegistryPushUser", "RegistryRun", "RegistryUser", "RequestFailed", "Settings", "SettingsError",
-    "UniqueImageTemplate", "image_exists", "load_docker_save", "load_fixtures", "load_oci_layout", "mount_image",
-    "names", "pull_image", "push_image", "registry_task", "resolve_target", "synthetic_image"
-]  # fmt: skip  # fmt: skip
+    "PullTarget", "RegistryArtifactUser", "RegistryBrowseUser", "RegistryChurnUser", "RegistryClient",
+    "RegistryError", "RegistryPullUser", "RegistryPushUser", "RegistryRun", "RegistryUser", "RequestFailed",
+    "Settings", "SettingsError", "UniqueImageTemplate", "image_exists", "load_docker_save", "load_fixtures",
+    "load_oci_layout", "mount_image", "names", "pull_image", "push_image", "registry_task", "resolve_target",
+    "synthetic_image"
+]  # fmt: skip  # fmt: skip  # fmt: skip
 assert sorted(_MODULE_OF) == __all__
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ from locust import events
 from . import listeners
 from .state import RegistryRun
 from .users import (
+    RegistryArtifactUser,
     RegistryBrowseUser,
     RegistryChurnUser,
     RegistryPullUser,
@@ -22,6 +23,6 @@ from .users import (
 listeners.register(events)
 
 __all__ = [
-    "RegistryBrowseUser", "RegistryChurnUser", "RegistryPullUser", "RegistryPushUser",
+    "RegistryArtifactUser", "RegistryBrowseUser", "RegistryChurnUser", "RegistryPullUser", "RegistryPushUser",
     "RegistryRun", "RegistryUser", "registry_task",
 ]

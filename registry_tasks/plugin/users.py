@@ -20,6 +20,7 @@ from ..config import Settings
 from ..image import Blob, Image
 from ..load import tasks
 from ..registry import PullTarget, RegistryClient, RequestFailed, names, pull_image, push_image
+from ..registry.artifacts import ARTIFACT_KINDS, get_referrers, push_artifact
 from ..registry.listings import walk_catalog, walk_tags
 from ..registry.populate import tag_images
 from ..registry.profiles import DEFAULT as DEFAULT_PROFILE
@@ -202,8 +203,34 @@ class RegistryChurnUser(RegistryUser):
         self.registry.delete_manifest(self.churn_repository, image.manifest.digest)
 
 
+class RegistryArtifactUser(RegistryUser):
+    """OCI 1.1 artifacts as signing and SBOM tools attach them: a signature, an SBOM or an attestation whose
+    subject is a seeded image, and the referrers of an image read back (the API, or its fallback tag). Runs
+    only when asked, as browse."""
+
+    weight = 1
+
+    @tag(tasks.ARTIFACT_PUSH)
+    @task(1)
+    @registry_task
+    def artifact_push(self) -> None:
+        image = self.shared.pick_image()
+        kind = random.choice(list(ARTIFACT_KINDS))
+        subject = image.manifest.descriptor
+        push_artifact(self.registry, self.shared.seed_repository(image), subject, kind, self.push_name())
+
+    @tag(tasks.REFERRERS_GET)
+    @task(3)
+    @registry_task
+    def referrers_get(self) -> None:
+        image = self.shared.pick_image()
+        wanted = random.choice([None, *(kind.artifact_type for kind in ARTIFACT_KINDS.values())])
+        get_referrers(self.registry, self.shared.seed_repository(image), image.manifest.digest, wanted)
+
+
 USER_CLASSES: dict[str, type[RegistryUser]] = {
     "pull": RegistryPullUser, "push": RegistryPushUser, "browse": RegistryBrowseUser, "churn": RegistryChurnUser,
+    "artifact": RegistryArtifactUser,
 }  # fmt: skip
 TASKS = {
     tasks.MANIFEST_GET: (RegistryPullUser, RegistryPullUser.manifest_get),
@@ -216,6 +243,8 @@ TASKS = {
     tasks.CATALOG: (RegistryBrowseUser, RegistryBrowseUser.catalog),
     tasks.TAG_CHURN: (RegistryChurnUser, RegistryChurnUser.tag_churn),
     tasks.MANIFEST_DELETE: (RegistryChurnUser, RegistryChurnUser.manifest_delete),
+    tasks.ARTIFACT_PUSH: (RegistryArtifactUser, RegistryArtifactUser.artifact_push),
+    tasks.REFERRERS_GET: (RegistryArtifactUser, RegistryArtifactUser.referrers_get),
 }
 
 HEADLINES = {
@@ -229,6 +258,8 @@ HEADLINES = {
     tasks.CATALOG: (names.OPERATION_METHODS[names.CATALOG_WALK], names.CATALOG_WALK),
     tasks.TAG_CHURN: ("PUT", names.MANIFEST_PUT),
     tasks.MANIFEST_DELETE: ("DELETE", names.MANIFEST_DELETE),
+    tasks.ARTIFACT_PUSH: (names.OPERATION_METHODS[names.ARTIFACT_PUSH], names.ARTIFACT_PUSH),
+    tasks.REFERRERS_GET: ("GET", names.REFERRERS_GET),
 }
 """Each task's headline entry (request type, name): what an open-model arrival of it is timed and dropped as."""
 

@@ -267,15 +267,9 @@ def get_referrers(
 def _from_tag(client: RegistryClient, repository: str, digest: str, artifact_type: str | None) -> list[dict[str, Any]]:
     """The referrers listed in the fallback tag; no tag, or a tag that is no OCI index, means none (spec 1.1)."""
     tag = referrers_tag(digest)
+    accept = {"Accept": OCI_INDEX}
     answer = client.send(
-        "GET",
-        names.MANIFEST_GET,
-        f"manifests/{tag}",
-        repository,
-        {"Accept": OCI_INDEX},
-        None,
-        (200, 404),
-        reference=tag,
+        "GET", names.MANIFEST_GET, f"manifests/{tag}", repository, accept, None, (200, 404), reference=tag
     )
     index = _index(answer.body, answer.headers.get("content-type", ""), f"referrers tag {tag}")
     return [] if answer.status == 404 or index is None else _matching(index["manifests"], artifact_type)

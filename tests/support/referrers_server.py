@@ -4,7 +4,8 @@ index, `?artifactType=` filtered with `OCI-Filters-Applied`, pages of `page_size
 
 With `api=False` it plays an older registry instead (no OCI-Subject, 404 on /referrers/), so that the referrers
 fallback tag can be tested too; unlike distribution 2.8 it honours `If-Match` / `If-None-Match: *` on a manifest
-PUT (412 otherwise), for the tag's read-modify-write. Blobs: monolithic uploads (POST, then PUT `?digest=` with the bytes), HEAD and GET.
+PUT (412 otherwise), for the tag's read-modify-write.
+Blobs: monolithic uploads (POST, then PUT `?digest=` with the bytes), HEAD and GET.
 Manifests: PUT, GET and HEAD by tag or digest, with `ETag` and `Docker-Content-Digest`.
 """
 

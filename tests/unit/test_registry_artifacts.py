@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import gevent
 import pytest
 
 from registry_tasks.image import OCI_INDEX, OCI_MANIFEST, Descriptor, Image
@@ -232,6 +233,25 @@ def test_a_writer_coming_between_read_and_write_makes_the_update_read_again(
     tag_puts = [event for event in recorder.named("manifest-put") if event["context"]["reference"] == tag]
     assert len(tag_puts) == 2
     client.close()
+
+
+def test_concurrent_pushes_all_end_in_the_tag_where_the_registry_checks_if_match(
+    old_registry: tuple[str, RegistryState], image: Image
+) -> None:
+    url, state = old_registry
+    recorder = Recorder()
+    clients = [RegistryClient(url, recorder) for _ in range(4)]
+    subject = push_subject(clients[0], image)
+    jobs = [
+        gevent.spawn(push_artifact, client, "app", subject, "signature", f"r{n}") for n, client in enumerate(clients)
+    ]
+    gevent.joinall(jobs, raise_error=True)
+    assert recorder.failures() == []
+    index = state.tag_document("app", referrers_tag(subject.digest))
+    assert index is not None
+    assert sorted(entry["digest"] for entry in index["manifests"]) == sorted(job.value for job in jobs)
+    for client in clients:
+        client.close()
 
 
 def test_a_referrer_already_listed_is_not_written_again(old_registry: tuple[str, RegistryState]) -> None:
