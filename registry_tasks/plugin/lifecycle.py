@@ -112,11 +112,11 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         return
     choose_user_classes(environment, run.settings)
     with_tasks = [cls for cls in environment.user_classes if cls.tasks]
-    weighted = [cls for cls in with_tasks if cls.weight > 0]
-    if not weighted:  # --tags picked only tasks of a class that runs only when asked (browse): ask it
+    if getattr(environment.parsed_options, "tags", None):  # --tags picked tasks of a class run only when asked
         for cls in with_tasks:
-            cls.weight = 1
-    environment.user_classes = weighted or with_tasks
+            if getattr(cls, "awaits_tags", False):
+                cls.weight = 1
+    environment.user_classes = [cls for cls in with_tasks if cls.weight > 0]
     distributed.report_images(environment, run.images)
     if isinstance(environment.runner, MasterRunner) or not environment.host:
         run.seeded.set()

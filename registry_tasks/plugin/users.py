@@ -54,6 +54,8 @@ class RegistryUser(User):
     """Where this user's requests are reported; None: Locust's request event (the open model sets its own)."""
     default_profile = DEFAULT_PROFILE
     """The client profile when neither --client-profile nor --client-mix names one (rollout nodes: containerd)."""
+    awaits_tags = False
+    """A class that runs only when asked, not weighted 0 by the user: --tags picking its tasks asks it."""
 
     def on_start(self) -> None:
         self.shared = state.current()
@@ -289,6 +291,8 @@ def apply_weights(settings: Settings) -> None:
     user_weights = {"pull": ratio[0], "push": ratio[1]} if ratio else dict(settings.user_weights)
     for user, its_tasks in tasks.ASKED_ONLY.items():  # weighted tasks: their users run
         asked = any(settings.weights.get(name, 0) for name in its_tasks)
-        USER_CLASSES[user].weight = user_weights.pop(user, 1 if asked else 0)
+        user_class = USER_CLASSES[user]
+        user_class.weight = user_weights.pop(user, 1 if asked else 0)
+        user_class.awaits_tags = user_class.weight == 0 and user not in settings.user_weights
     for name, weight in user_weights.items():
         USER_CLASSES[name].weight = weight
