@@ -17,7 +17,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from . import charts, history, open_figures, state
-from .throughput import COLUMNS, add_to_report, as_csv, as_dicts, as_text, human_bytes, table
+from .throughput import COLUMNS, add_to_report, as_csv, as_dicts, as_text, before_body, human_bytes, table
 
 TAB = "registry"
 OPEN_TAB = "open-model"  # arrivals, rollout and capacity figures, one line each
@@ -117,18 +117,16 @@ def chart_markup() -> str:
 
 def with_charts(page: str) -> str:
     """The report with our charts after our table (once)."""
-    if 'id="registry-charts"' in page or "</body>" not in page:
-        return page
-    head, _, tail = page.rpartition("</body>")
-    section = f'<section id="registry-charts" style="font-family: sans-serif; margin: 2em">{chart_markup()}</section>'
-    return f"{head}{section}</body>{tail}"
+
+    def section() -> str:
+        return f'<section id="registry-charts" style="font-family: sans-serif; margin: 2em">{chart_markup()}</section>'
+
+    return before_body(page, 'id="registry-charts"', section)
 
 
 def with_link(page: str) -> str:
-    if "registry-charts-link" in page or "</body>" not in page:
-        return page
-    head, _, tail = page.rpartition("</body>")
-    return f"{head}{CHARTS_LINK}</body>{tail}"
+    """The web UI's page with the link to the charts page (once)."""
+    return before_body(page, "registry-charts-link", lambda: CHARTS_LINK)
 
 
 def write_files(environment: Environment) -> None:

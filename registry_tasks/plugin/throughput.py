@@ -15,7 +15,7 @@ import csv
 import html
 import io
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 
 from locust.stats import RequestStats, StatsEntry
@@ -132,12 +132,18 @@ def as_html(rows: Iterable[EntryFigures]) -> str:
     )
 
 
-def add_to_report(page: str, rows: Iterable[EntryFigures]) -> str:
-    """Locust's report page with our table before `</body>` (once)."""
-    if 'id="registry-throughput"' in page or "</body>" not in page:
+def before_body(page: str, marker: str, markup: Callable[[], str]) -> str:
+    """`page` with `markup()` added before its `</body>`, once: unchanged when `marker` is in it already (or it
+    has no body). Locust's pages are React apps with no extension point: this is the one way in."""
+    if marker in page or "</body>" not in page:
         return page
     head, _, tail = page.rpartition("</body>")
-    return f"{head}{as_html(rows)}</body>{tail}"
+    return f"{head}{markup()}</body>{tail}"
+
+
+def add_to_report(page: str, rows: Iterable[EntryFigures]) -> str:
+    """Locust's report page with our table before `</body>` (once)."""
+    return before_body(page, 'id="registry-throughput"', lambda: as_html(rows))
 
 
 def human_bytes(count: float) -> str:
