@@ -1,6 +1,8 @@
 """A blob's bytes as a `Body`: segments (bytes in memory, a byte range of a file such as a member inside a
 `docker save` tar, or deterministic synthetic bytes), read as memoryviews of reused buffers, so that a 100 MB
-layer never sits in memory and is never copied just to be sent or hashed.
+layer never sits in memory and is never copied just to be sent or hashed. For sending, file-backed bytes (tar
+members, and synthetic bytes whose pool lives in a memfd) come as `FileSpan`s the transport hands to
+`os.sendfile`: the kernel moves them, and no Python-level copy is made at all.
 """
 
 from __future__ import annotations
@@ -8,13 +10,25 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .digests import ImageError, hasher_digest
 
 READ_BUFFER_SIZE = 1 << 20
+
+
+class FileSpan(NamedTuple):
+    """Bytes [offset, offset + length) of an open file descriptor, valid until the next piece is taken."""
+
+    fd: int
+    offset: int
+    length: int
+
+
+Piece = memoryview | FileSpan
 
 
 class Segment(Protocol):
@@ -25,6 +39,10 @@ class Segment(Protocol):
 
     def read(self, start: int, end: int, buf: bytearray) -> Iterator[memoryview]:
         """Yield the bytes in [start, end) as views, valid only until the next one is taken."""
+        ...
+
+    def spans(self, start: int, end: int, buf: bytearray) -> Iterator[Piece]:
+        """The same bytes for a sender: file spans where the bytes live in a file, views otherwise."""
         ...
 
 
@@ -41,6 +59,8 @@ class MemorySegment:
     def read(self, start: int, end: int, buf: bytearray) -> Iterator[memoryview]:
         if end > start:
             yield memoryview(self.data)[start:end]
+
+    spans = read
 
 
 @dataclass(frozen=True)
@@ -70,10 +90,20 @@ class FileSegment:
         finally:
             os.close(fd)
 
+    def spans(self, start: int, end: int, buf: bytearray) -> Iterator[Piece]:
+        if end <= start:
+            return
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            yield FileSpan(fd, self.offset + start, end - start)
+        finally:
+            os.close(fd)
+
 
 SYNTHETIC_POOL = 4 << 20
 SYNTHETIC_BLOCK = 1 << 20
 _pools: dict[int, bytes] = {}
+_pool_files: dict[int, int] = {}
 
 
 def _synthetic_pool(seed: int) -> bytes:
@@ -82,6 +112,24 @@ def _synthetic_pool(seed: int) -> bytes:
     if pool is None:
         pool = _pools[seed] = random.Random(seed).randbytes(SYNTHETIC_POOL + SYNTHETIC_BLOCK)
     return pool
+
+
+def _synthetic_pool_file(seed: int) -> int:
+    """The pool in a memfd (an anonymous file: a temporary file where there is none), written once per process
+    (forked workers share it), so that synthetic bytes are sent with os.sendfile like a fixture's."""
+    fd = _pool_files.get(seed)
+    if fd is None:
+        pool = _synthetic_pool(seed)
+        if hasattr(os, "memfd_create"):
+            fd = os.memfd_create(f"registry-tasks-synthetic-{seed}", os.MFD_CLOEXEC)
+        else:  # pragma: no cover - not Linux
+            with tempfile.TemporaryFile() as file:
+                fd = os.dup(file.fileno())  # the name is gone already; the copy keeps the file open
+        view, written = memoryview(pool), 0
+        while written < len(pool):
+            written += os.pwrite(fd, view[written:], written)
+        fd = _pool_files.setdefault(seed, fd)
+    return fd
 
 
 @dataclass(frozen=True)
@@ -110,6 +158,15 @@ class SyntheticSegment:
             yield pool[base : base + take]
             position += take
 
+    def spans(self, start: int, end: int, buf: bytearray) -> Iterator[Piece]:
+        fd = _synthetic_pool_file(self.seed)
+        position = start
+        while position < end:
+            block, within = divmod(position, SYNTHETIC_BLOCK)
+            take = min(SYNTHETIC_BLOCK - within, end - position)
+            yield FileSpan(fd, self._block_start(block) + within, take)
+            position += take
+
 
 @dataclass(frozen=True)
 class Body:
@@ -123,13 +180,24 @@ class Body:
 
     def chunks(self, start: int = 0, end: int | None = None, buf: bytearray | None = None) -> Iterator[memoryview]:
         """Yield [start, end) as memoryviews; each view is valid only until the next is taken."""
-        stop = self.size if end is None else end
         buf = buf if buf is not None else bytearray(READ_BUFFER_SIZE)
+        for segment, seg_start, seg_end in self._within(start, end):
+            yield from segment.read(seg_start, seg_end, buf)
+
+    def spans(self, start: int = 0, end: int | None = None, buf: bytearray | None = None) -> Iterator[Piece]:
+        """Yield [start, end) for sending: file spans where the bytes are in a file, views otherwise."""
+        buf = buf if buf is not None else bytearray()  # only a FileSegment's read needs one, and spans do not read
+        for segment, seg_start, seg_end in self._within(start, end):
+            yield from segment.spans(seg_start, seg_end, buf)
+
+    def _within(self, start: int, end: int | None) -> Iterator[tuple[Segment, int, int]]:
+        """The segments overlapping [start, end), each with the overlap in its own offsets."""
+        stop = self.size if end is None else end
         offset = 0
         for segment in self.segments:
             seg_start, seg_end = max(start - offset, 0), min(stop - offset, segment.size)
             if seg_start < seg_end:
-                yield from segment.read(seg_start, seg_end, buf)
+                yield segment, seg_start, seg_end
             offset += segment.size
             if offset >= stop:
                 break
@@ -165,12 +233,19 @@ class BodyReader:
         self.end = body.size if end is None else end
         self.position = start
         self.mode = "rb"
-        self._buf = bytearray(READ_BUFFER_SIZE)
+        self._buf: bytearray | None = None  # allocated at the first read: a sender taking spans needs none
         self._chunks: Iterator[memoryview] | None = None
         self._pending: memoryview | None = None
 
     def __len__(self) -> int:
         return self.end - self.start
+
+    def spans(self) -> Iterator[Piece]:
+        """The rest of the range for a sender that hands file spans to os.sendfile (no copy through Python);
+        `seek(0)` and `spans()` again send it once more."""
+        start, end = self.position, self.end
+        self.position, self._chunks, self._pending = end, None, None
+        return self.body.spans(start, end)
 
     def tell(self) -> int:
         return self.position - self.start
@@ -197,6 +272,7 @@ class BodyReader:
             return b""
         if self._pending is None or not len(self._pending):
             if self._chunks is None:
+                self._buf = self._buf or bytearray(READ_BUFFER_SIZE)
                 self._chunks = self.body.chunks(self.position, self.end, self._buf)
             self._pending = next(self._chunks, memoryview(b""))
         # For sending, hand over the whole buffered view: socket.sendfile's fallback asks for 8 KiB at a time

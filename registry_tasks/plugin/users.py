@@ -121,8 +121,10 @@ class RegistryPushUser(RegistryUser):
         name = self.push_name()
         image = self.shared.image_for_push(name)
         blob: Blob = max(image.layers, key=lambda layer: layer.size, default=image.config)
-        repository = f"{self.shared.settings.repository_prefix}/upload-{name}"
-        self.registry.upload_blob(repository, blob, "chunked", self.shared.settings.chunk_size)
+        settings = self.shared.settings
+        repository = f"{settings.repository_prefix}/upload-{name}"
+        # --upload-mode given: that shape; else Content-Range chunks, whatever the profile
+        self.registry.upload_blob(repository, blob, settings.upload_mode or "chunked", settings.chunk_size)
 
     @tag(tasks.MANIFEST_PUT)
     @task(2)

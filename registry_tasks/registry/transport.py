@@ -4,6 +4,8 @@ received straight into the caller's buffer."""
 
 from __future__ import annotations
 
+import errno
+import os
 import socket
 import ssl
 from collections.abc import Iterator, Mapping
@@ -22,6 +24,7 @@ TRUNCATED = "body ended before its Content-Length"  # no sizes in messages: fail
 BAD_CHUNKED = "malformed chunked body"
 STALE_ERRORS = (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError)  # an idle connection the peer closed
 BYTES_LIKE = (bytes, bytearray, memoryview)
+MSG_MORE = getattr(socket, "MSG_MORE", 0)  # Linux: hold a short write back for the bytes that follow it
 
 
 class ConnectTimeout(TimeoutError):
@@ -35,7 +38,8 @@ class ProtocolError(ValueError):
 
 class BodySource(Protocol):
     """A body to send piecewise: `read(n)` returns bytes or a memoryview (possibly LONGER than n: send it all),
-    b"" at the end; `seek(0)` rewinds (for a retry). `BodyReader(views=True)` has this shape."""
+    b"" at the end; `seek(0)` rewinds (for a retry). `BodyReader(views=True)` has this shape, and also `spans()`:
+    an iterator of memoryviews and (fd, offset, count) tuples, which the transport prefers on a plain socket."""
 
     def read(self, size: int, /) -> bytes | memoryview: ...
 
@@ -309,22 +313,50 @@ class Transport:
 
 
 def _send(sock: socket.socket, head: bytes, body: Body, chunked: bool) -> None:
-    """Head and a small body in one write; a large body passed through as is; a BodySource piece by piece."""
+    """Head and a small body in one write; a large body passed through as is; a BodySource piece by piece, its
+    file spans (tar members, synthetic pools) by os.sendfile on a plain socket: no copy through Python."""
     if isinstance(body, BYTES_LIKE) and _size(body) <= SMALL_BODY:
         sock.sendall(head + body)
         return
-    sock.sendall(head)
+    plain = not isinstance(sock, ssl.SSLSocket)
+    sock.sendall(head, MSG_MORE if plain and body is not None else 0)  # the head rides with the body's first bytes
     if isinstance(body, BYTES_LIKE):
         sock.sendall(body)
-    elif body is not None:
-        prefix = b""  # a chunk's closing CRLF goes out with the next size line
-        while piece := body.read(SOURCE_READ):
-            if chunked:
-                sock.sendall(b"%s%x\r\n" % (prefix, len(piece)))
-                prefix = b"\r\n"
-            sock.sendall(piece)
+        return
+    if body is None:
+        return
+    spans = getattr(body, "spans", None) if plain else None
+    pieces = spans() if spans is not None else iter(lambda: body.read(SOURCE_READ), b"")
+    prefix = b""  # a chunk's closing CRLF goes out with the next size line
+    for piece in pieces:
+        size = piece[2] if isinstance(piece, tuple) else len(piece)
+        if not size:
+            continue
         if chunked:
-            sock.sendall(prefix + b"0\r\n\r\n")
+            sock.sendall(b"%s%x\r\n" % (prefix, size), MSG_MORE if plain else 0)
+            prefix = b"\r\n"
+        if isinstance(piece, tuple):
+            _sendfile(sock, *piece)
+        else:
+            sock.sendall(piece)
+    if chunked:
+        sock.sendall(prefix + b"0\r\n\r\n")
+
+
+def _sendfile(sock: socket.socket, fd: int, offset: int, count: int) -> None:
+    """`count` bytes of `fd` from `offset` by os.sendfile, waiting (cooperatively, under the socket's timeout)
+    whenever the socket's buffer is full: the kernel moves the bytes, Python touches none of them."""
+    out, timeout = sock.fileno(), sock.gettimeout()
+    while count > 0:
+        try:
+            sent = os.sendfile(out, fd, offset, count)
+        except BlockingIOError:
+            gevent.socket.wait_write(out, timeout=timeout, timeout_exc=TimeoutError("timed out"))
+            continue
+        if not sent:
+            raise OSError(errno.EIO, "file ended before the bytes to send (truncated?)")
+        offset += sent
+        count -= sent
 
 
 def _tls_context(config: TransportConfig) -> ssl.SSLContext:

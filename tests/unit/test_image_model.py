@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import tarfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from registry_tasks.image import (
     BodyReader,
     Descriptor,
     FileSegment,
+    FileSpan,
     ImageError,
     MemorySegment,
     Platform,
@@ -125,3 +128,27 @@ def test_unique_template_refuses_a_non_tar_layer() -> None:
     layer = blob_from_bytes(OCI_LAYER_TAR, b"not a tar at all" * 100)
     with pytest.raises(ImageError, match="bad layer: layer is not a readable tar"):
         unique_template(layer, "bad layer")
+
+
+def _span_bytes(pieces: Iterable[memoryview | FileSpan]) -> bytes:
+    """What a sender of these pieces puts on the wire: views as they are, file spans read from their fd."""
+    out = bytearray()
+    for piece in pieces:
+        out += os.pread(piece.fd, piece.length, piece.offset) if isinstance(piece, FileSpan) else piece
+    return bytes(out)
+
+
+def test_spans_carry_the_same_bytes_as_chunks_for_every_kind_of_segment(tmp_path: Path) -> None:
+    """Memory, a file range (a tar member read in place) and synthetic bytes (whose pool lives in a memfd):
+    the spans a sender hands to os.sendfile hold exactly the bytes that reading gives, for any sub-range."""
+    path = tmp_path / "fixture.tar"
+    path.write_bytes(os.urandom(3000))
+    body = Body((MemorySegment(b"head"), FileSegment(str(path), 100, 2500), SyntheticSegment(7, 3, 3 << 20)))
+    whole = b"".join(bytes(chunk) for chunk in body.chunks())
+    for start, end in ((0, body.size), (2, 2000), (2504, (2 << 20) + 17), (body.size - 5, body.size)):
+        assert _span_bytes(body.spans(start, end)) == whole[start:end]  # each piece used before the next
+    assert any(isinstance(piece, FileSpan) for piece in body.spans(10, 20))  # the file range, not a copy
+    reader = BodyReader(body, 1, body.size, views=True)
+    assert _span_bytes(reader.spans()) == whole[1:]
+    reader.seek(0)
+    assert _span_bytes(reader.spans()) == whole[1:]  # rewound for a retry: the same bytes again

@@ -7,6 +7,7 @@ the client runs on gevent sockets either way. Every socket has a timeout, so no 
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import ssl
 import threading
@@ -621,3 +622,69 @@ def test_tls_verified_with_the_ca_file_and_refused_without(serve, tmp_path: Path
         Transport(TransportConfig(network_timeout=TIMEOUT)).request("GET", server.url + "/v2/")
     insecure = Transport(TransportConfig(network_timeout=TIMEOUT, tls_verify=False))
     assert insecure.request("GET", server.url + "/v2/").read(10) == b"ok"
+
+
+# --- file spans: os.sendfile -----------------------------------------------------------------------------------
+
+
+class SpanSource(Source):
+    """A BodySource that also offers `spans()`: memory pieces and (fd, offset, count) ranges of a file."""
+
+    def __init__(self, path: Path, *spans: bytes | tuple[int, int]) -> None:
+        super().__init__()
+        self.fd = os.open(path, os.O_RDONLY)
+        self.spans_given = spans
+        self.spans_taken = 0
+
+    def spans(self) -> Iterator[memoryview | tuple[int, int, int]]:
+        self.spans_taken += 1
+        for span in self.spans_given:
+            yield memoryview(span) if isinstance(span, bytes) else (self.fd, *span)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def test_file_spans_go_by_sendfile_with_a_length_or_chunked(serve, transport, tmp_path: Path):
+    data = os.urandom(3 << 20)
+    path = tmp_path / "layer.tar"
+    path.write_bytes(b"header" + data)
+    server = serve(respond=lambda request: answer(201))
+    spans = (b"tar ", (6, 1 << 20), (6 + (1 << 20), len(data) - (1 << 20)), b" end")
+    expected = b"tar " + data + b" end"
+    plain = SpanSource(path, *spans)
+    transport.request("PUT", server.url + "/blob", {"Content-Length": str(len(expected))}, plain).release()
+    encoded = SpanSource(path, *spans)
+    transport.request("PATCH", server.url + "/uploads/1", body=encoded).release()
+    put, patch = server.requests
+    assert put.body == expected and put.chunk_sizes == []
+    assert patch.body == expected and patch.chunk_sizes == [4, 1 << 20, len(data) - (1 << 20), 4]
+    assert (plain.spans_taken, plain.asked, encoded.asked) == (1, [], [])  # nothing went through read()
+    plain.close()
+    encoded.close()
+
+
+def test_a_file_shorter_than_its_span_is_an_error_not_a_hang(serve, transport, tmp_path: Path):
+    path = tmp_path / "cut.tar"
+    path.write_bytes(b"x" * 1000)
+    server = serve(respond=lambda request: answer(201))
+    source = SpanSource(path, (0, 5000))
+    with pytest.raises(OSError, match="file ended before the bytes to send"):
+        transport.request("PUT", server.url + "/blob", {"Content-Length": "5000"}, source)
+    source.close()
+
+
+def test_tls_sends_a_span_source_through_read(serve, tmp_path: Path):
+    """No sendfile under TLS (the bytes must be encrypted in user space): the body's read() carries them."""
+    local_ca = LocalCA(tmp_path)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(local_ca.cert_file, local_ca.key_file)
+    server = serve(tls=server_context, respond=lambda request: answer(201))
+    (tmp_path / "unused").write_bytes(b"")
+    source = SpanSource(tmp_path / "unused", b"never")  # spans() would send "never"
+    source.pieces = [memoryview(b"read "), memoryview(b"bytes")]
+    client = Transport(TransportConfig(network_timeout=TIMEOUT, ca_file=str(local_ca.ca_file)))
+    client.request("PUT", server.url + "/blob", {"Content-Length": "10"}, source).release()
+    (request,) = server.requests
+    assert (request.body, source.spans_taken) == (b"read bytes", 0)
+    source.close()
