@@ -83,6 +83,14 @@ def chunked_upload(user: Any) -> None:
     user.client.put(with_digest(location, UPLOAD_DIGEST), data=b"", headers=OCTETS, name="upload-finish")
 
 
+@tag("upload")
+@task
+def upload(user: Any) -> None:
+    """POST, then one PUT ?digest= carrying the bytes: the simplest upload there is, to a new repository."""
+    location = start_upload(user, f"{PUSH_PREFIX}/upload-{uuid.uuid4().hex}")
+    user.client.put(with_digest(location, UPLOAD_DIGEST), data=UPLOAD, headers=OCTETS, name="upload-finish")
+
+
 @tag("image-push")
 @task
 def image_push(user: Any) -> None:
@@ -115,4 +123,4 @@ def image_push(user: Any) -> None:
     )
 
 
-TASKS: list[Any] = [manifest_get, blob_get, image_pull, chunked_upload, image_push]
+TASKS: list[Any] = [manifest_get, blob_get, image_pull, chunked_upload, upload, image_push]

@@ -156,7 +156,15 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: Path, rows: list[Row], settings: dict[str, Any], notes: list[str]) -> None:
+def write_json(
+    path: Path,
+    rows: list[Row],
+    settings: dict[str, Any],
+    notes: list[str],
+    floors: list[dict[str, Any]] | None = None,
+    targets: list[dict[str, Any]] | None = None,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {"settings": settings, "rows": [row.to_json() for row in rows], "notes": notes}
+    document.update(floors=floors or [], targets=targets or [])
     path.write_text(json.dumps(document, indent=2) + "\n")

@@ -17,8 +17,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.fixture_tar import write_docker_save
+from bench.floors import Floor, sendfile_alone, sha256_alone, wrk
 from bench.measure import run_locust
 from bench.report import Row, add_ratios, make_row, table, unit_notes, write_json
+from bench.targets import judge
 from registry_tasks.image import Image
 from registry_tasks.registry import ClientConfig, RegistryClient, log_request
 from registry_tasks.registry.workflows import push_image
@@ -45,16 +48,32 @@ class BenchPath:
     metric: str  # what ratios compare: "unit" (CPU per unit) or "gb" (CPU per GB)
     #: our generators on this path and their extra options (image-push adds one re-pushing identical bytes)
     ours: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"ours": ()})
+    our_tag: str = ""  # the task our users run, when not the path's name (the naive and fast locustfiles' tag)
+    extra: tuple[str, ...] = ()  # our generators left out of --quick runs
+
+    @property
+    def tag(self) -> str:
+        return self.our_tag or self.name
 
 
 PATHS = (
     BenchPath("manifest-get", 16, "1x50MiB", "manifest-get", ("manifest-get",), "unit"),
     BenchPath("blob-get", 4, "1x50MiB", "blob-get", ("blob-get",), "gb"),
-    BenchPath("chunked-upload", 4, "1x50MiB", "upload-finish", (), "gb"),
+    BenchPath(
+        "upload", 4, "1x50MiB", "upload-finish", (), "gb",
+        {
+            "ours-chunked": ("--upload-mode", "chunked"),
+            "ours-stream": ("--upload-mode", "stream"),
+            "ours-monolithic": ("--upload-mode", "monolithic"),
+            "ours-tar": ("--upload-mode", "monolithic", "--fixtures-dir", "{fixtures}"),
+        },
+        our_tag="chunked-upload",
+    ),
     BenchPath("image-pull", 4, "5x10MiB", "blob-get", ("manifest-get", "blob-get"), "gb"),
     BenchPath(
         "image-push", 4, "5x10MiB", "manifest-put", (), "unit",
         {"ours": ("--unique-layers", "--upload-mode", "monolithic"), "ours-same": ("--upload-mode", "monolithic")},
+        extra=("ours-same",),
     ),
 )  # fmt: skip
 BY_NAME = {path.name: path for path in PATHS}
@@ -79,7 +98,7 @@ def units_and_bytes(path: BenchPath, image: Image) -> tuple[int, int]:
     """Requests of `path.unit` per unit (image-pull: one per blob) and bytes sent per unit (uploads)."""
     if path.name == "image-pull":
         return len(image.blobs), 0
-    if path.name == "chunked-upload":
+    if path.name == "upload":
         return 1, largest_layer(image)[1]
     if path.name == "image-push":
         return 1, sum(blob.size for blob in image.blobs) + image.manifest.size
@@ -95,23 +114,26 @@ def plain_env(path: BenchPath, image: Image, generator: str) -> dict[str, str]:
         "BENCH_CHUNK_SIZE": str(CHUNK_SIZE),
         "BENCH_PUSH_PREFIX": f"{PREFIX}/{generator}",
     }
-    if path.name == "chunked-upload":
+    if path.name == "upload":
         env["BENCH_UPLOAD_SIZE"] = str(largest_layer(image)[1])
     if path.name == "image-push":
         env["BENCH_PUSH_LAYER_SIZES"] = ",".join(str(layer.size) for layer in image.layers)
     return env
 
 
-def command(path: BenchPath, generator: str, url: str, seconds: int) -> list[str]:
+def command(path: BenchPath, generator: str, url: str, seconds: int, fixtures: Path) -> list[str]:
     users = str(path.users)
     base = [sys.executable, "-m", "locust", "--headless", "-H", url, "-u", users, "-r", users, "-t", f"{seconds}s"]
-    base += ["--tags", path.name, "--only-summary", "--json", "--stop-timeout", str(STOP_TIMEOUT)]
+    base += ["--only-summary", "--json", "--stop-timeout", str(STOP_TIMEOUT)]
     if generator in LOCUSTFILES:
-        return [*base, "-f", str(LOCUSTFILES[generator])]
-    ours = ["--synthetic-images", path.spec, "--repository-prefix", PREFIX, "--chunk-size", str(CHUNK_SIZE)]
+        return [*base, "--tags", path.name, "-f", str(LOCUSTFILES[generator])]
+    options = [option.format(fixtures=fixtures) for option in path.ours[generator]]
+    # a fixture (--fixtures-dir) instead of the synthetic image: the same bytes, as tar members read in place
+    images = [] if "--fixtures-dir" in options else ["--synthetic-images", path.spec]
+    ours = [*images, "--repository-prefix", PREFIX, "--chunk-size", str(CHUNK_SIZE)]
     # the bare sequence on keep-alive connections, as the naive and raw locustfiles send: the same work per unit
     ours += ["--client-profile", "minimal"]
-    return [*base, "-f", str(OURS), *ours, *path.ours[generator]]
+    return [*base, "--tags", path.tag, "-f", str(OURS), *ours, *options]
 
 
 def measure_path(
@@ -127,7 +149,7 @@ def measure_path(
         os.sync()  # the previous run's writes must not be flushed on this run's time
         print(f"  {path.name:<14} {generator:<9} {path.users} users, {seconds}s ...", end="", flush=True)
         run = run_locust(
-            command(path, generator, registry.url, seconds),
+            command(path, generator, registry.url, seconds, work / "fixtures"),
             env,
             work,
             logs / f"{path.name}-{generator}.log",
@@ -139,6 +161,22 @@ def measure_path(
         rows.append(row)
     add_ratios(rows, path.metric)
     return rows, unit_notes(rows)
+
+
+def measure_floors(
+    url: str, paths: list[BenchPath], images: dict[str, Image], seconds: int, gigabytes: float
+) -> list[Floor]:
+    """The machine's own cost of each measured path's work (bench/floors.py), in this process."""
+    floors = []
+    names = {path.name for path in paths}
+    if "manifest-get" in names:
+        image = images[BY_NAME["manifest-get"].spec]
+        floors.append(wrk(url, f"{PREFIX}/{image.name}", image.tag, seconds))
+    if "blob-get" in names:
+        floors.append(sha256_alone(max(images[BY_NAME["blob-get"].spec].layers, key=lambda b: b.size), gigabytes))
+    if "upload" in names:
+        floors.append(sendfile_alone(url, max(images[BY_NAME["upload"].spec].layers, key=lambda b: b.size), gigabytes))
+    return floors
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -167,16 +205,29 @@ def main(argv: list[str] | None = None) -> int:
     with start_registry() as registry, tempfile.TemporaryDirectory(prefix="bench-") as work:
         print(f"registry {registry.url} (pid {registry.process.pid}); seeding {', '.join(images)}", flush=True)
         seed(registry.url, list(images.values()))
+        if "upload" in args.paths.split(","):  # ours-tar uploads the same layer as a tar member read in place
+            write_docker_save(images[BY_NAME["upload"].spec], Path(work) / "fixtures" / "bench-tar.tar", "tar:1")
         for path in paths:
-            generators = ["naive", "fast", *(g for g in path.ours if g == "ours" or not args.quick)]
+            generators = ["naive", "fast", *(g for g in path.ours if not (args.quick and g in path.extra))]
             path_rows, path_notes = measure_path(
                 path, images[path.spec], registry, seconds, Path(work), logs, generators
             )
             rows += path_rows
             notes += path_notes
+        floors = measure_floors(registry.url, paths, images, seconds, 0.5 if args.quick else 2.0)
     print()
     print(table(rows))
-    print("units: requests (manifest-get, blob-get), blob uploads (chunked-upload), images (image-pull, image-push);")
+    print()
+    for floor in floors:
+        unit = "ms/request" if floor.per == "request" else "CPU s/GB"
+        figure = floor.cpu * 1000 if floor.per == "request" else floor.cpu
+        print(f"floor {floor.name}: {figure:.4f} {unit}" + (f" ({floor.note})" if floor.note else ""))
+    targets, anchors = judge(rows, floors)
+    for line in anchors:
+        print(f"anchor {line}")
+    for target in targets:
+        print(f"target {target.line()}")
+    print("units: requests (manifest-get, blob-get), blob uploads (upload), images (image-pull, image-push);")
     print("CPU s: load window of the locust process; proc s: whole process (os.wait4); reg s: registry CPU in window")
     for note in notes:
         print(f"note: {note}")
@@ -187,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "paths": {path.name: {"users": path.users, "spec": path.spec, "unit": path.unit} for path in paths},
     }
-    write_json(args.json, rows, settings, notes)
+    write_json(args.json, rows, settings, notes, [f.to_json() for f in floors], [t.to_json() for t in targets])
     print(f"wrote {args.json} in {time.monotonic() - began:.0f}s")
     failed = [row for row in rows if not row.ok]
     for row in failed:
