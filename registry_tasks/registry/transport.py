@@ -4,27 +4,26 @@ received straight into the caller's buffer."""
 
 from __future__ import annotations
 
-import errno
-import os
 import socket
 import ssl
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 from urllib.parse import SplitResult, urlsplit
 
 import gevent.lock
 import gevent.socket
 import gevent.ssl
 
-HEAD_LIMIT = 64 << 10  # largest response head we accept, and the size of each connection's receive buffer
-SMALL_BODY = 64 << 10  # a bytes body up to this size goes out in the same write as the request head
-SOURCE_READ = 1 << 20  # what we ask a BodySource for at a time
+from .body_sending import BYTES_LIKE, SOURCE_READ, Body, body_size, rewind, send_request
+
+HEAD_LIMIT = 64 << 10  # largest response head we accept: a connection's receive buffer grows up to this
+RECEIVE_START = 4 << 10  # a connection's receive buffer at first: a registry's heads are ~300 bytes, 10,000 users
+RESOLVE_TTL = 30.0  # seconds a resolved name is used before it is resolved again (round-robin DNS moves)
+HEAD_CACHE = 512  # request heads kept per transport (bodyless requests: the same path and headers, the same bytes)
 TRUNCATED = "body ended before its Content-Length"  # no sizes in messages: failures group by message
 BAD_CHUNKED = "malformed chunked body"
 STALE_ERRORS = (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError)  # an idle connection the peer closed
-BYTES_LIKE = (bytes, bytearray, memoryview)
-MSG_MORE = getattr(socket, "MSG_MORE", 0)  # Linux: hold a short write back for the bytes that follow it
 
 
 class ConnectTimeout(TimeoutError):
@@ -36,17 +35,6 @@ class ProtocolError(ValueError):
     body shorter than its Content-Length). Messages carry no sizes or names: failures group by message."""
 
 
-class BodySource(Protocol):
-    """A body to send piecewise: `read(n)` returns bytes or a memoryview (possibly LONGER than n: send it all),
-    b"" at the end; `seek(0)` rewinds (for a retry). `BodyReader(views=True)` has this shape, and also `spans()`:
-    an iterator of memoryviews and (fd, offset, count) tuples, which the transport prefers on a plain socket."""
-
-    def read(self, size: int, /) -> bytes | memoryview: ...
-
-    def seek(self, offset: int, /) -> int: ...
-
-
-Body = bytes | bytearray | memoryview | BodySource | None
 Headers = Mapping[str, str | tuple[str, ...]]  # a tuple of values goes out as one line per value
 
 
@@ -64,21 +52,28 @@ class TransportConfig:
 
 
 class _Host:
-    """One (scheme, host, port): idle connections (LIFO) and the slots bounding the connections in use."""
+    """One (scheme, host, port): idle connections (LIFO), the slots bounding the connections in use, and its
+    addresses, resolved once (a name again after RESOLVE_TTL or when no address answers): gevent's resolver
+    costs a thread-pool round trip, ~100 us, even for 127.0.0.1, which docker's connection per request would
+    otherwise pay on every request."""
 
     def __init__(self, concurrency: int) -> None:
         self.idle: list[_Connection] = []
         self.slots = gevent.lock.Semaphore(concurrency)
         self.closed = False
+        self.addresses: list[tuple[int, int, int, tuple[object, ...]]] = []
+        self.resolved_at = 0.0
 
 
 class _Connection:
-    """A socket and its receive buffer, reused for every response on it; `buf[start:end]` is received, unused."""
+    """A socket and its receive buffer, reused for every response on it; `buf[start:end]` is received, unused.
+    The buffer starts small and doubles (up to HEAD_LIMIT) only when unread bytes fill it: a head or chunk line
+    that long. Bodies are received into the caller's buffer, so 10,000 idle users cost 4 KiB each, not 64."""
 
     __slots__ = ("sock", "host", "buf", "view", "start", "end")
 
     def __init__(self, sock: socket.socket, host: _Host) -> None:
-        self.sock, self.host, self.buf = sock, host, bytearray(HEAD_LIMIT)
+        self.sock, self.host, self.buf = sock, host, bytearray(RECEIVE_START)
         self.view, self.start, self.end = memoryview(self.buf), 0, 0
 
     def done(self, reusable: bool) -> None:
@@ -92,10 +87,16 @@ class _Connection:
         host.slots.release()
 
     def fill(self) -> int:
-        """Receive after the buffered bytes (moved to the front when at the end); callers check there is room."""
+        """Receive after the buffered bytes (moved to the front when at the end, into a buffer twice the size when
+        they fill it); callers check that fewer than HEAD_LIMIT bytes are unread."""
         if self.end == len(self.buf):
             count = self.end - self.start
-            self.buf[:count] = self.buf[self.start : self.end]
+            if count == len(self.buf):  # a new buffer, not a resize: views of the old one may still be held
+                grown = bytearray(min(2 * count, HEAD_LIMIT))
+                grown[:count] = self.buf
+                self.buf, self.view = grown, memoryview(grown)
+            else:
+                self.buf[:count] = self.buf[self.start : self.end]
             self.start, self.end = 0, count
         received = self.sock.recv_into(self.view[self.end :])
         self.end += received
@@ -104,7 +105,7 @@ class _Connection:
     def readline(self) -> str:
         """One line of a chunked body (a size or a trailer), without its CRLF."""
         while (pos := self.buf.find(b"\r\n", self.start, self.end)) < 0:
-            if self.end - self.start >= len(self.buf) or not self.fill():
+            if self.end - self.start >= HEAD_LIMIT or not self.fill():
                 raise ProtocolError(BAD_CHUNKED)
         line = self.buf[self.start : pos].decode("latin-1")
         self.start = pos + 2
@@ -172,8 +173,12 @@ class Response:
                 self.release()
                 raise ProtocolError(too_large)
             data = bytearray()
-            # stream() receives into a buffer only once the bytes in it are used: the connection's own will do
-            for piece in self.stream(self._conn.buf if self._conn else bytearray()):
+            # stream() receives into a buffer only once the bytes in it are used: the connection's own will do,
+            # unless the body announced is larger (then one of its size, up to 1 MiB: few receives)
+            buffer = self._conn.buf if self._conn else bytearray()
+            if self._length is not None and self._length > len(buffer):
+                buffer = bytearray(min(self._length, SOURCE_READ))
+            for piece in self.stream(buffer):
                 data += piece
                 if len(data) > limit:
                     self.release()
@@ -221,18 +226,34 @@ class Transport:
         self._hosts: dict[tuple[str, str, int], _Host] = {}
         self._tls: ssl.SSLContext | None = None
         self._defaults = {name.lower(): f"{name}: {value}\r\n" for name, value in config.default_headers.items()}
+        #: bodyless requests by (method, url, headers): host key, head bytes, whether we asked to close
+        self._heads: dict[tuple[object, ...], tuple[tuple[str, str, int], bytes, bool]] = {}
 
     def request(self, method: str, url: str, headers: Headers | None = None, body: Body = None) -> Response:
         """One exchange; a pooled connection the server closed while idle is replaced once (if the body allows)."""
-        parts = urlsplit(url)
-        scheme, hostname = parts.scheme, parts.hostname
-        if scheme not in ("http", "https") or not hostname:
-            raise ValueError("unsupported URL")
-        key = (scheme, hostname, parts.port or (443 if scheme == "https" else 80))
-        host = self._hosts.get(key) or self._hosts.setdefault(key, _Host(self.config.concurrency))
-        if isinstance(body, BYTES_LIKE) and not _size(body):
+        if isinstance(body, BYTES_LIKE) and not body_size(body):
             body = None  # no Content-Length: 0 on a GET; POST, PUT and PATCH get one anyway
-        head, chunked, closing = self._head(method, parts, headers or {}, body)
+        headers = headers or {}
+        chunked = False
+        cache_key: tuple[object, ...] | None = (method, url, *headers.items()) if body is None else None
+        try:
+            cached = self._heads.get(cache_key) if cache_key else None
+        except TypeError:  # a header value that is not hashable (a list): built every time
+            cache_key = cached = None
+        if cached is None:
+            parts = urlsplit(url)
+            scheme, hostname = parts.scheme, parts.hostname
+            if scheme not in ("http", "https") or not hostname:
+                raise ValueError("unsupported URL")
+            key = (scheme, hostname, parts.port or (443 if scheme == "https" else 80))
+            head, chunked, closing = self._head(method, parts, headers, body)
+            if cache_key:
+                if len(self._heads) >= HEAD_CACHE:  # new tokens, upload URLs: start afresh rather than keep all
+                    self._heads.clear()
+                self._heads[cache_key] = key, head, closing
+        else:
+            key, head, closing = cached
+        host = self._hosts.get(key) or self._hosts.setdefault(key, _Host(self.config.concurrency))
         host.slots.acquire()
         conn = host.idle.pop() if host.idle else None
         while True:
@@ -240,14 +261,14 @@ class Transport:
             try:
                 if conn is None:
                     conn = self._connect(host, *key)
-                _send(conn.sock, head, body, chunked)
+                send_request(conn.sock, head, body, chunked)
                 response = _read_response(conn, url, method, closing)
                 break
             except BaseException as exc:
                 if conn is None:
                     host.slots.release()
                     raise
-                if not reused or not isinstance(exc, STALE_ERRORS) or conn.end or not _rewind(body):
+                if not reused or not isinstance(exc, STALE_ERRORS) or conn.end or not rewind(body):
                     conn.done(False)
                     raise
                 conn.sock.close()  # closed by the server while idle: once more, on a fresh connection
@@ -278,7 +299,7 @@ class Transport:
         chunked = False
         if "content-length" not in given:
             if isinstance(body, BYTES_LIKE):
-                lines.append(f"Content-Length: {_size(body)}\r\n")
+                lines.append(f"Content-Length: {body_size(body)}\r\n")
             elif body is not None:
                 chunked = True
                 if "transfer-encoding" not in given:
@@ -294,7 +315,7 @@ class Transport:
     def _connect(self, host: _Host, scheme: str, hostname: str, port: int) -> _Connection:
         """A new TCP (and TLS) connection; a timeout before it is usable is a ConnectTimeout."""
         try:
-            sock = gevent.socket.create_connection((hostname, port), timeout=self.config.connect_timeout)
+            sock = self._open(host, hostname, port)
         except TimeoutError:
             raise ConnectTimeout("connect timed out") from None
         try:
@@ -312,51 +333,48 @@ class Transport:
         return _Connection(sock, host)
 
 
-def _send(sock: socket.socket, head: bytes, body: Body, chunked: bool) -> None:
-    """Head and a small body in one write; a large body passed through as is; a BodySource piece by piece, its
-    file spans (tar members, synthetic pools) by os.sendfile on a plain socket: no copy through Python."""
-    if isinstance(body, BYTES_LIKE) and _size(body) <= SMALL_BODY:
-        sock.sendall(head + body)
-        return
-    plain = not isinstance(sock, ssl.SSLSocket)
-    sock.sendall(head, MSG_MORE if plain and body is not None else 0)  # the head rides with the body's first bytes
-    if isinstance(body, BYTES_LIKE):
-        sock.sendall(body)
-        return
-    if body is None:
-        return
-    spans = getattr(body, "spans", None) if plain else None
-    pieces = spans() if spans is not None else iter(lambda: body.read(SOURCE_READ), b"")
-    prefix = b""  # a chunk's closing CRLF goes out with the next size line
-    for piece in pieces:
-        size = piece[2] if isinstance(piece, tuple) else len(piece)
-        if not size:
-            continue
-        if chunked:
-            sock.sendall(b"%s%x\r\n" % (prefix, size), MSG_MORE if plain else 0)
-            prefix = b"\r\n"
-        if isinstance(piece, tuple):
-            _sendfile(sock, *piece)
-        else:
-            sock.sendall(piece)
-    if chunked:
-        sock.sendall(prefix + b"0\r\n\r\n")
+    def _open(self, host: _Host, hostname: str, port: int) -> socket.socket:
+        """A connected TCP socket to the first of the host's addresses that answers (create_connection's way);
+        when none does, the name is resolved anew before the error is raised."""
+        fresh = _resolve(host, hostname, port)
+        error: OSError = OSError(f"no address for {hostname}")
+        for attempt in range(1 if fresh else 2):
+            for family, kind, proto, address in host.addresses:
+                sock = gevent.socket.socket(family, kind, proto)
+                sock.settimeout(self.config.connect_timeout)
+                try:
+                    sock.connect(address)
+                    return sock
+                except TimeoutError:
+                    sock.close()
+                    raise
+                except OSError as exc:
+                    sock.close()
+                    error = exc
+            if attempt == 0 and not fresh:
+                host.resolved_at = 0.0  # none answered: the name may have moved
+                _resolve(host, hostname, port)
+        raise error
 
 
-def _sendfile(sock: socket.socket, fd: int, offset: int, count: int) -> None:
-    """`count` bytes of `fd` from `offset` by os.sendfile, waiting (cooperatively, under the socket's timeout)
-    whenever the socket's buffer is full: the kernel moves the bytes, Python touches none of them."""
-    out, timeout = sock.fileno(), sock.gettimeout()
-    while count > 0:
+def _resolve(host: _Host, hostname: str, port: int) -> bool:
+    """Fill `host.addresses` unless still fresh; True when it resolved now. An IP literal needs no resolver; a
+    name goes through gevent's cooperative one."""
+    now = time.monotonic()
+    if host.addresses and (host.resolved_at == float("inf") or now - host.resolved_at < RESOLVE_TTL):
+        return False
+    for family, address in ((socket.AF_INET, (hostname, port)), (socket.AF_INET6, (hostname, port, 0, 0))):
         try:
-            sent = os.sendfile(out, fd, offset, count)
-        except BlockingIOError:
-            gevent.socket.wait_write(out, timeout=timeout, timeout_exc=TimeoutError("timed out"))
+            socket.inet_pton(family, hostname)
+        except OSError:
             continue
-        if not sent:
-            raise OSError(errno.EIO, "file ended before the bytes to send (truncated?)")
-        offset += sent
-        count -= sent
+        host.addresses = [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, address)]
+        host.resolved_at = float("inf")  # a literal never moves
+        return True
+    found = gevent.socket.getaddrinfo(hostname, port, 0, socket.SOCK_STREAM)
+    host.addresses = [(family, kind, proto, address) for family, kind, proto, _, address in found]
+    host.resolved_at = now
+    return True
 
 
 def _tls_context(config: TransportConfig) -> ssl.SSLContext:
@@ -368,31 +386,18 @@ def _tls_context(config: TransportConfig) -> ssl.SSLContext:
     return context
 
 
-def _size(body: bytes | bytearray | memoryview) -> int:
-    return body.nbytes if isinstance(body, memoryview) else len(body)
-
-
-def _rewind(body: Body) -> bool:
-    """Whether the body can be sent again (a BodySource once rewound)."""
-    try:
-        return body is None or isinstance(body, BYTES_LIKE) or body.seek(0) == 0
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def _read_response(conn: _Connection, url: str, method: str, closing: bool) -> Response:
     """Status and headers (after any interim 1xx), and how the body is delimited. The bytes after the head stay
     buffered; a body that came whole with them is kept (`_conn` stays None: the caller frees the connection)."""
-    buf = conn.buf
     while True:
-        while (pos := buf.find(b"\r\n\r\n", conn.start, conn.end)) < 0:
-            if conn.end - conn.start >= len(buf):
+        while (pos := conn.buf.find(b"\r\n\r\n", conn.start, conn.end)) < 0:
+            if conn.end - conn.start >= HEAD_LIMIT:
                 raise ProtocolError("response head too large")
             if not conn.fill():
                 if conn.end == 0:
                     raise ConnectionResetError("server closed the connection before answering")
                 raise ProtocolError("response head cut short")
-        lines = buf[conn.start : pos].decode("latin-1").split("\r\n")
+        lines = conn.buf[conn.start : pos].decode("latin-1").split("\r\n")
         conn.start = pos + 4
         version, _, rest = lines[0].partition(" ")
         code, _, reason = rest.partition(" ")

@@ -235,6 +235,32 @@ def test_read_returns_the_body_once_and_the_same_bytes_after(serve, transport):
     assert response.header("Missing") is None
 
 
+def test_a_head_and_chunk_lines_longer_than_the_first_receive_buffer_grow_it(serve, transport):
+    """The receive buffer starts at 4 KiB: a 40 KiB head and a chunk line of 10 KiB are read whole, on one
+    connection, and what follows them on it is still read right."""
+    long_value = "v" * (40 << 10)
+    extension = "e" * (10 << 10)
+    chunked = f"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;{extension}\r\nhello\r\n0\r\n\r\n".encode()
+    replies = iter([answer(body=b"after", headers=(f"X-Long: {long_value}",)), chunked, answer(body=b"last")])
+    server = serve(respond=lambda request: next(replies))
+    first = transport.request("GET", server.url + "/a")
+    assert (first.header("X-Long"), first.read(100)) == (long_value, b"after")
+    assert transport.request("GET", server.url + "/b").read(100) == b"hello"
+    assert transport.request("GET", server.url + "/c").read(100) == b"last"
+    assert transport.connections_opened == 1
+
+
+def test_the_same_bodyless_request_twice_sends_the_same_head(serve, transport):
+    """Heads of bodyless requests are kept per (method, URL, headers): a changed header is a new head."""
+    server = serve(respond=lambda request: answer(body=b"{}"))
+    for accept in ("a/b", "a/b", "c/d"):
+        transport.request("GET", server.url + "/v2/r/manifests/t", {"Accept": accept}).read(10)
+    transport.request("GET", server.url + "/v2/r/manifests/t", {"Accept": ["x/y"]}).read(10)  # type: ignore[dict-item]
+    first, second, third, listed = server.requests
+    assert (first.target, first.headers, first.method) == (second.target, second.headers, second.method)
+    assert (first.headers["accept"], third.headers["accept"], listed.headers["accept"]) == ("a/b", "c/d", "['x/y']")
+
+
 def test_read_of_a_body_larger_than_one_receive_buffer(serve, transport):
     body = hashlib.sha256(b"seed").digest() * 10_000  # 320 KB: several receives into the connection's buffer
     server = serve(respond=lambda request: answer(body=body))
@@ -688,3 +714,16 @@ def test_tls_sends_a_span_source_through_read(serve, tmp_path: Path):
     (request,) = server.requests
     assert (request.body, source.spans_taken) == (b"read bytes", 0)
     source.close()
+
+
+def test_a_host_name_is_resolved_once_and_its_addresses_tried_in_turn(serve, transport):
+    """`localhost` may list ::1 before 127.0.0.1, where the server listens: the refused address is passed over;
+    the resolver runs for the first connection only (an IP literal never needs it)."""
+    server = serve(respond=lambda request: answer(body=b"ok"))
+    port = server.url.rsplit(":", 1)[1]
+    client = Transport(TransportConfig(network_timeout=TIMEOUT, keep_alive=False))
+    for _ in range(3):
+        assert client.request("GET", f"http://localhost:{port}/v2/").read(10) == b"ok"
+    (host,) = client._hosts.values()
+    assert any(address[:2] == ("127.0.0.1", int(port)) for *_, address in host.addresses)
+    assert host.resolved_at != float("inf") and client.connections_opened == 3
