@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
@@ -16,10 +15,10 @@ import gevent.socket
 import gevent.ssl
 
 from .body_sending import BYTES_LIKE, SOURCE_READ, Body, body_size, rewind, send_request
+from .connecting import Addresses, open_connection, tls_context
 
 HEAD_LIMIT = 64 << 10  # largest response head we accept: a connection's receive buffer grows up to this
 RECEIVE_START = 4 << 10  # a connection's receive buffer at first: a registry's heads are ~300 bytes, 10,000 users
-RESOLVE_TTL = 30.0  # seconds a resolved name is used before it is resolved again (round-robin DNS moves)
 HEAD_CACHE = 512  # request heads kept per transport (bodyless requests: the same path and headers, the same bytes)
 TRUNCATED = "body ended before its Content-Length"  # no sizes in messages: failures group by message
 BAD_CHUNKED = "malformed chunked body"
@@ -53,16 +52,13 @@ class TransportConfig:
 
 class _Host:
     """One (scheme, host, port): idle connections (LIFO), the slots bounding the connections in use, and its
-    addresses, resolved once (a name again after RESOLVE_TTL or when no address answers): gevent's resolver
-    costs a thread-pool round trip, ~100 us, even for 127.0.0.1, which docker's connection per request would
-    otherwise pay on every request."""
+    addresses, resolved once (connecting.py)."""
 
     def __init__(self, concurrency: int) -> None:
         self.idle: list[_Connection] = []
         self.slots = gevent.lock.Semaphore(concurrency)
         self.closed = False
-        self.addresses: list[tuple[int, int, int, tuple[object, ...]]] = []
-        self.resolved_at = 0.0
+        self.addresses = Addresses()
 
 
 class _Connection:
@@ -315,13 +311,13 @@ class Transport:
     def _connect(self, host: _Host, scheme: str, hostname: str, port: int) -> _Connection:
         """A new TCP (and TLS) connection; a timeout before it is usable is a ConnectTimeout."""
         try:
-            sock = self._open(host, hostname, port)
+            sock = open_connection(host.addresses, hostname, port, self.config.connect_timeout)
         except TimeoutError:
             raise ConnectTimeout("connect timed out") from None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # head and body can be separate writes
             if scheme == "https":  # the context is built once; the handshake runs under the connect timeout
-                self._tls = self._tls or _tls_context(self.config)
+                self._tls = self._tls or tls_context(self.config)
                 sock = self._tls.wrap_socket(sock, server_hostname=hostname)
         except BaseException as exc:
             sock.close()
@@ -331,59 +327,6 @@ class Transport:
         sock.settimeout(self.config.network_timeout)
         self.connections_opened += 1
         return _Connection(sock, host)
-
-
-    def _open(self, host: _Host, hostname: str, port: int) -> socket.socket:
-        """A connected TCP socket to the first of the host's addresses that answers (create_connection's way);
-        when none does, the name is resolved anew before the error is raised."""
-        fresh = _resolve(host, hostname, port)
-        error: OSError = OSError(f"no address for {hostname}")
-        for attempt in range(1 if fresh else 2):
-            for family, kind, proto, address in host.addresses:
-                sock = gevent.socket.socket(family, kind, proto)
-                sock.settimeout(self.config.connect_timeout)
-                try:
-                    sock.connect(address)
-                    return sock
-                except TimeoutError:
-                    sock.close()
-                    raise
-                except OSError as exc:
-                    sock.close()
-                    error = exc
-            if attempt == 0 and not fresh:
-                host.resolved_at = 0.0  # none answered: the name may have moved
-                _resolve(host, hostname, port)
-        raise error
-
-
-def _resolve(host: _Host, hostname: str, port: int) -> bool:
-    """Fill `host.addresses` unless still fresh; True when it resolved now. An IP literal needs no resolver; a
-    name goes through gevent's cooperative one."""
-    now = time.monotonic()
-    if host.addresses and (host.resolved_at == float("inf") or now - host.resolved_at < RESOLVE_TTL):
-        return False
-    for family, address in ((socket.AF_INET, (hostname, port)), (socket.AF_INET6, (hostname, port, 0, 0))):
-        try:
-            socket.inet_pton(family, hostname)
-        except OSError:
-            continue
-        host.addresses = [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, address)]
-        host.resolved_at = float("inf")  # a literal never moves
-        return True
-    found = gevent.socket.getaddrinfo(hostname, port, 0, socket.SOCK_STREAM)
-    host.addresses = [(family, kind, proto, address) for family, kind, proto, _, address in found]
-    host.resolved_at = now
-    return True
-
-
-def _tls_context(config: TransportConfig) -> ssl.SSLContext:
-    """Verifying unless told not to, `ca_file` for a private CA; gevent's, so that handshakes cooperate."""
-    context = gevent.ssl.create_default_context(cafile=config.ca_file)
-    if not config.tls_verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _read_response(conn: _Connection, url: str, method: str, closing: bool) -> Response:

@@ -725,5 +725,5 @@ def test_a_host_name_is_resolved_once_and_its_addresses_tried_in_turn(serve, tra
     for _ in range(3):
         assert client.request("GET", f"http://localhost:{port}/v2/").read(10) == b"ok"
     (host,) = client._hosts.values()
-    assert any(address[:2] == ("127.0.0.1", int(port)) for *_, address in host.addresses)
-    assert host.resolved_at != float("inf") and client.connections_opened == 3
+    assert any(address[:2] == ("127.0.0.1", int(port)) for *_, address in host.addresses.found)
+    assert host.addresses.resolved_at != float("inf") and client.connections_opened == 3
