@@ -98,9 +98,12 @@ clean:
 
 # What the load generator itself costs per request and per GB: a naive HttpUser locustfile, a raw FastHttpUser one
 # and our users, one after another on one local registry (bench/run.py). `make bench BENCH_ARGS=--quick` takes
-# ~1.5 minutes instead of ~6; the table goes to stdout, the JSON to reports/bench.json.
+# ~1.5 minutes instead of ~6; the table goes to stdout, the JSON to reports/bench.json. Then the open model
+# (bench/arrivals.py) and a connection per request, plain and TLS, with skopeo's TLS resumption (bench/connections.py).
 .PHONY: bench
-bench: TOOLS = docker-registry
+bench: TOOLS = docker-registry skopeo
 bench: venv ensure-registry-binary
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.arrivals $(filter --quick,$(BENCH_ARGS))
+	$(PY) -m bench.connections $(filter --quick,$(BENCH_ARGS))
+	$(PY) -m bench.memory $(filter --quick,$(BENCH_ARGS))
