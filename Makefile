@@ -98,12 +98,15 @@ clean:
 
 # What the load generator itself costs per request and per GB: a naive HttpUser locustfile, a raw FastHttpUser one
 # and our users, one after another on one local registry (bench/run.py). `make bench BENCH_ARGS=--quick` takes
-# ~1.5 minutes instead of ~6; the table goes to stdout, the JSON to reports/bench.json. Then the open model
-# (bench/arrivals.py) and a connection per request, plain and TLS, with skopeo's TLS resumption (bench/connections.py).
+# ~4 minutes instead of ~15; the table goes to stdout, the JSON to reports/bench.json. Then the open model
+# (bench/arrivals.py), a connection per request, plain and TLS, with skopeo's TLS resumption (bench/connections.py),
+# and 10,000 users or arrivals in flight in one process (bench/memory.py), each with its own reports/bench-*.json.
 .PHONY: bench
 bench: TOOLS = docker-registry skopeo
 bench: venv ensure-registry-binary
-	$(PY) -m bench $(BENCH_ARGS)
-	$(PY) -m bench.arrivals $(filter --quick,$(BENCH_ARGS))
-	$(PY) -m bench.connections $(filter --quick,$(BENCH_ARGS))
-	$(PY) -m bench.memory $(filter --quick,$(BENCH_ARGS))
+	@status=0; \
+	$(PY) -m bench $(BENCH_ARGS) || status=1; \
+	$(PY) -m bench.arrivals $(filter --quick,$(BENCH_ARGS)) || status=1; \
+	$(PY) -m bench.connections $(filter --quick,$(BENCH_ARGS)) || status=1; \
+	$(PY) -m bench.memory $(filter --quick,$(BENCH_ARGS)) || status=1; \
+	exit $$status  # every part runs; a failed one fails the whole

@@ -156,7 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     added = max(probe["added_us_per_arrival"] for probe in results["scheduler"])
-    return 0 if added <= SCHEDULER_TARGET_US and rate["exit_code"] == 0 else 1
+    # exit 1 with arrivals dropped is a figure (the rate is beyond this machine), not a broken measurement
+    beyond = rate["exit_code"] == 1 and bool(rate["dropped"])
+    broken = [key for key, run in results.items() if isinstance(run, dict) and run.get("exit_code") not in (0, None)]
+    if beyond:
+        broken.remove("rate_2000")
+    for key in broken:
+        print(f"FAILED {key}: locust exited with {results[key]['exit_code']}")
+    return 0 if added <= SCHEDULER_TARGET_US and not broken else 1
 
 
 if __name__ == "__main__":
