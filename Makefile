@@ -102,7 +102,7 @@ clean:
 # (bench/arrivals.py), a connection per request, plain and TLS, with skopeo's TLS resumption (bench/connections.py),
 # and 10,000 users or arrivals in flight in one process (bench/memory.py), each with its own reports/bench-*.json.
 .PHONY: bench
-bench: TOOLS = docker-registry skopeo
+bench: TOOLS = docker-registry skopeo wrk
 bench: venv ensure-registry-binary
 	@status=0; \
 	$(PY) -m bench $(BENCH_ARGS) || status=1; \
