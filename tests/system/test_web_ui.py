@@ -44,7 +44,11 @@ class Browser:
     def screenshot(self, url: str, name: str) -> Path:
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / name
-        self.run(url, f"--screenshot={path}", "--window-size=1400,900", "--hide-scrollbars")
+        path.unlink(missing_ok=True)
+        for _ in range(3):  # headless chromium now and then exits 0 without writing it (seen once in CI, busy)
+            self.run(url, f"--screenshot={path}", "--window-size=1400,900", "--hide-scrollbars")
+            if path.exists():
+                break
         assert path.stat().st_size > 10_000  # a rendered page, not a blank one
         if os.environ.get("REGISTRY_TASKS_DOCS") == "1":
             DOCS.mkdir(exist_ok=True)
