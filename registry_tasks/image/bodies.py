@@ -41,7 +41,7 @@ class Segment(Protocol):
         """Yield the bytes in [start, end) as views, valid only until the next one is taken."""
         ...
 
-    def spans(self, start: int, end: int, buf: bytearray) -> Iterator[Piece]:
+    def spans(self, start: int, end: int) -> Iterator[Piece]:
         """The same bytes for a sender: file spans where the bytes live in a file, views otherwise."""
         ...
 
@@ -60,7 +60,8 @@ class MemorySegment:
         if end > start:
             yield memoryview(self.data)[start:end]
 
-    spans = read
+    def spans(self, start: int, end: int) -> Iterator[Piece]:
+        return self.read(start, end, bytearray())  # in memory already: no buffer is used
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class FileSegment:
         finally:
             os.close(fd)
 
-    def spans(self, start: int, end: int, buf: bytearray) -> Iterator[Piece]:
+    def spans(self, start: int, end: int) -> Iterator[Piece]:
         if end <= start:
             return
         fd = os.open(self.path, os.O_RDONLY)
@@ -148,24 +149,24 @@ class SyntheticSegment:
         mixed = (self.stream * 0x9E3779B1 + block * 0x85EBCA77 + self.seed * 0xC2B2AE3D) & 0xFFFFFFFF
         return (mixed * 4099) % SYNTHETIC_POOL
 
-    def read(self, start: int, end: int, buf: bytearray) -> Iterator[memoryview]:
-        pool = memoryview(_synthetic_pool(self.seed))
+    def _windows(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """(offset in the pool, length) of each piece of [start, end), block by block."""
         position = start
         while position < end:
             block, within = divmod(position, SYNTHETIC_BLOCK)
             take = min(SYNTHETIC_BLOCK - within, end - position)
-            base = self._block_start(block) + within
-            yield pool[base : base + take]
+            yield self._block_start(block) + within, take
             position += take
 
-    def spans(self, start: int, end: int, buf: bytearray) -> Iterator[Piece]:
+    def read(self, start: int, end: int, buf: bytearray) -> Iterator[memoryview]:
+        pool = memoryview(_synthetic_pool(self.seed))
+        for base, take in self._windows(start, end):
+            yield pool[base : base + take]
+
+    def spans(self, start: int, end: int) -> Iterator[Piece]:
         fd = _synthetic_pool_file(self.seed)
-        position = start
-        while position < end:
-            block, within = divmod(position, SYNTHETIC_BLOCK)
-            take = min(SYNTHETIC_BLOCK - within, end - position)
-            yield FileSpan(fd, self._block_start(block) + within, take)
-            position += take
+        for base, take in self._windows(start, end):
+            yield FileSpan(fd, base, take)
 
 
 @dataclass(frozen=True)
@@ -184,11 +185,11 @@ class Body:
         for segment, seg_start, seg_end in self._within(start, end):
             yield from segment.read(seg_start, seg_end, buf)
 
-    def spans(self, start: int = 0, end: int | None = None, buf: bytearray | None = None) -> Iterator[Piece]:
-        """Yield [start, end) for sending: file spans where the bytes are in a file, views otherwise."""
-        buf = buf if buf is not None else bytearray()  # only a FileSegment's read needs one, and spans do not read
+    def spans(self, start: int = 0, end: int | None = None) -> Iterator[Piece]:
+        """Yield [start, end) for sending: file spans where the bytes are in a file, views otherwise (no buffer:
+        nothing is read)."""
         for segment, seg_start, seg_end in self._within(start, end):
-            yield from segment.spans(seg_start, seg_end, buf)
+            yield from segment.spans(seg_start, seg_end)
 
     def _within(self, start: int, end: int | None) -> Iterator[tuple[Segment, int, int]]:
         """The segments overlapping [start, end), each with the overlap in its own offsets."""

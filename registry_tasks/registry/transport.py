@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
 import gevent.lock
-import gevent.socket
-import gevent.ssl
 
 from .body_sending import BYTES_LIKE, SOURCE_READ, Body, body_size, rewind, send_request
 from .connecting import Addresses, open_connection, tls_context
