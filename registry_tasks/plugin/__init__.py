@@ -6,9 +6,11 @@ that imports `registry_tasks.plugin` (or anything from it, or the public names o
 the options, seeding, gates and reports.
 """
 
+import sys
+
 from locust import events
 
-from . import listeners
+from . import listeners, task_ratio
 from .state import RegistryRun
 from .users import (
     RegistryArtifactUser,
@@ -21,6 +23,7 @@ from .users import (
 )
 
 listeners.register(events)
+task_ratio.choose_for_task_ratio(sys.argv)
 
 __all__ = [
     "RegistryArtifactUser", "RegistryBrowseUser", "RegistryChurnUser", "RegistryPullUser", "RegistryPushUser",

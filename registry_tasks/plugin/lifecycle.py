@@ -19,10 +19,10 @@ from ..registry import RegistryClient
 from ..registry.auth import AuthError
 from ..registry.cleanup import PushLedger, count_only_deletes, delete_pushed
 from ..registry.pushed_log import PushedLog
-from . import distributed, open_figures, open_runs, recorder, replay, state
+from . import distributed, open_figures, open_runs, recorder, replay, state, user_choice
 from .seeding import prepare
 from .shapes import install_shape
-from .users import OpenModelUser, RegistryPushUser, apply_weights
+from .users import RegistryPushUser
 
 log = logging.getLogger(__name__)
 STARTUP_ERRORS = (SettingsError, ImageError, AuthError)
@@ -38,13 +38,15 @@ def fail(message: str) -> None:
 
 
 def on_init(environment: Environment, **_: Any) -> None:
-    """Load settings and fixtures once per process, before any user exists; bad input ends the process here."""
+    """Load settings and fixtures once per process, before any user exists; bad input ends the process here.
+    The user classes are chosen here too, before Locust's dispatcher exists (user_choice.py)."""
+    quiet_workers_tag_warning(environment)
     try:
         run = state.install(state.load_run(environment.host, environment.parsed_options))
-        apply_weights(run.settings)
         check_open_model(environment, run.settings)
+        check_host_given(environment)
         run.replay_plan = replay.check(run.settings)
-        choose_user_classes(environment, run.settings)
+        run.choice = choose_user_classes(environment, run.settings)
         if run.settings.load_shape and not open_runs.open_mode(run.settings):
             install_shape(environment, run.settings.load_shape)
     except STARTUP_ERRORS as exc:
@@ -53,14 +55,31 @@ def on_init(environment: Environment, **_: Any) -> None:
     distributed.share_images(environment, run_images)
 
 
-_closed_loop_classes: list[type] = []
+def check_host_given(environment: Environment) -> None:
+    """A headless run without -H would only fail every request: refuse it (the web UI asks for the host)."""
+    headless = getattr(environment.parsed_options, "headless", False)
+    if not environment.host and headless and not isinstance(environment.runner, WorkerRunner):
+        raise SettingsError("no registry to load: give its URL with -H/--host, e.g. -H http://127.0.0.1:5000")
 
 
-def choose_user_classes(environment: Environment, settings: Any) -> None:
-    """The open model runs on its own clients: Locust's users are then one placeholder class that only waits."""
-    if not _closed_loop_classes:
-        _closed_loop_classes.extend(cls for cls in environment.user_classes if cls is not OpenModelUser)
-    environment.user_classes = [OpenModelUser] if open_runs.open_mode(settings) else list(_closed_loop_classes)
+def choose_user_classes(environment: Environment, settings: Any) -> user_choice.UserChoice:
+    """A master or local runner spawns exactly the chosen classes; a worker keeps all it may be sent and takes
+    the task lists of the options in force (its own at init, the master's at each test start)."""
+    choice = user_choice.decide(user_choice.locustfile_classes(environment), settings, environment.parsed_options)
+    choice.apply()
+    if isinstance(environment.runner, WorkerRunner):
+        environment.user_classes = user_choice.worker_classes(environment)
+    else:
+        environment.user_classes = list(choice.classes)
+    return choice
+
+
+def quiet_workers_tag_warning(environment: Environment) -> None:
+    """On a worker, Locust filters every class it may be sent by the master's --tags, and warns for each one left
+    without tasks; the master spawns none of those (it chose its classes by the same tags), so the warning
+    says nothing there."""
+    if isinstance(environment.runner, WorkerRunner):
+        logging.getLogger().addFilter(lambda record: "had no tasks left after filtering" not in record.getMessage())
 
 
 def check_open_model(environment: Environment, settings: Any) -> None:
@@ -90,7 +109,8 @@ def run_images() -> list[Any]:
 
 
 def on_test_start(environment: Environment, **_: Any) -> None:
-    """Pick up web UI edits, drop classes that --tags left without tasks, then seed (not on a master)."""
+    """Pick up web UI edits (checked by start_form.py before the start; a worker takes the master's options and
+    with them its task lists), then seed (not on a master)."""
     try:
         fresh = state.load_run(environment.host, environment.parsed_options)
     except STARTUP_ERRORS as exc:
@@ -100,6 +120,7 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         return
     run = state.current_or_none()
     if run is None or fresh.settings != run.settings:
+        fresh.choice = run.choice if run else None
         run = state.install(fresh)
     try:
         check_open_model(environment, run.settings)
@@ -110,13 +131,13 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         if environment.runner is not None:
             environment.runner.quit()
         return
-    choose_user_classes(environment, run.settings)
-    with_tasks = [cls for cls in environment.user_classes if cls.tasks]
-    if getattr(environment.parsed_options, "tags", None):  # --tags picked tasks of a class run only when asked
-        for cls in with_tasks:
-            if getattr(cls, "awaits_tags", False):
-                cls.weight = 1
-    environment.user_classes = [cls for cls in with_tasks if cls.weight > 0]
+    if isinstance(environment.runner, WorkerRunner):  # the master's options are in force now
+        try:
+            run.choice = choose_user_classes(environment, run.settings)
+        except SettingsError as exc:
+            log.error("%s", exc)
+            environment.runner.quit()
+            return
     distributed.report_images(environment, run.images)
     if isinstance(environment.runner, MasterRunner) or not environment.host:
         run.seeded.set()
@@ -124,7 +145,7 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         return
     if not run.seeded.is_set() and run.preparing is None:  # a greenlet: a worker's message loop must not wait
         seeder = getattr(environment.runner, "worker_index", 0) == 0
-        writes = RegistryPushUser in environment.user_classes or open_runs.writes(run.settings)
+        writes = RegistryPushUser in (run.choice.classes if run.choice else ()) or open_runs.writes(run.settings)
         seeding = not run.settings.replay  # a replay's warm-up makes what it reads: the fixtures are not seeded
         run.preparing = gevent.spawn(prepare_or_stop, environment, run, writes, seeder, seeding)
     if run.settings.cleanup:

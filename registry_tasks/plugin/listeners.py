@@ -1,8 +1,9 @@
 """Every Locust event listener of the plugin, registered here and nowhere else, in this order:
 
 - init_command_line_parser: `config.add_arguments` (our options in Locust's parser, web UI, LOCUST_* variables).
-- init: `web_secrets.on_init` (secrets out of the web UI page before it renders), `lifecycle.on_init` (settings
-  and fixtures; bad input stops the process here), `reports.on_init` (the Registry tab), `final_csv.on_init`,
+- init: `web_secrets.on_init` (secrets out of the web UI page before it renders), `lifecycle.on_init` (settings,
+  fixtures and user classes; bad input stops the process here), `start_form.on_init` (the web UI's start form
+  checked before /swarm starts anything), `reports.on_init` (the Registry tab), `final_csv.on_init`,
   `open_figures.on_init` (a worker hears its place in the schedule).
 - test_start: `lifecycle.on_test_start` (web UI edits taken, then seeding starts, then the open model's schedule),
   `history.on_test_start` (figures over time for the charts, where the tables are).
@@ -26,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import add_arguments
-from . import distributed, final_csv, gates, history, lifecycle, open_figures, reports, web_secrets
+from . import distributed, final_csv, gates, history, lifecycle, open_figures, reports, start_form, web_secrets
 
 _registered: set[int] = set()
 
@@ -37,7 +38,8 @@ def register(events: Any) -> None:
         return
     _registered.add(id(events))
     events.init_command_line_parser.add_listener(add_arguments)
-    for on_init in (web_secrets.on_init, lifecycle.on_init, reports.on_init, final_csv.on_init, open_figures.on_init):
+    for on_init in (web_secrets.on_init, lifecycle.on_init, start_form.on_init, reports.on_init, final_csv.on_init,
+                    open_figures.on_init):  # fmt: skip
         events.init.add_listener(on_init)
     events.test_start.add_listener(lifecycle.on_test_start)
     events.test_start.add_listener(history.on_test_start)

@@ -47,9 +47,10 @@ def prepare(run: RegistryRun, host: str, writes: bool, seeder: bool = True, seed
         if not distributed.same_images_as_master() or not seeding:
             return True  # a worker told to stop is stopping; a replay makes what it reads itself
         if run.settings.pull_image:
-            run.targets = resolve_targets(client, run)
-            if not run.targets:
+            targets = resolve_targets(client, run)
+            if targets is None:
                 return False
+            run.targets = targets
         if (writes or not run.settings.pull_image) and not (seed if seeder else await_seed)(client, run):
             return False
         if not run.settings.pull_image:
@@ -62,13 +63,19 @@ def prepare(run: RegistryRun, host: str, writes: bool, seeder: bool = True, seed
         run.seeded.set()
 
 
-def resolve_targets(client: RegistryClient, run: RegistryRun) -> list[PullTarget]:
-    targets = []
+def resolve_targets(client: RegistryClient, run: RegistryRun) -> list[PullTarget] | None:
+    """Every --pull-image target, or None (after one line naming those that cannot be pulled): a run asked to
+    pull an image that is not there would measure only the others, and pass."""
+    targets, missing = [], []
     for reference in run.settings.pull_image:
         try:
             targets.append(resolve_target(client, reference, run.settings.platform))
         except RequestFailed as exc:
-            log.error("--pull-image %s cannot be pulled: %s", reference, exc)
+            missing.append(f"{reference} ({exc})")
+    if missing:
+        count = f"{len(missing)} of {len(run.settings.pull_image)}"
+        log.error("--pull-image: %s targets cannot be pulled, no load sent: %s", count, "; ".join(missing))
+        return None
     return targets
 
 

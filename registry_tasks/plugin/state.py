@@ -45,6 +45,8 @@ class RegistryRun:
     picker: tuple[list[PullTarget], Picker] | None = None
     replay_plan: Any = None
     """--replay: the trace's plan (load.replay_plan.ReplayPlan), made once when the run is built."""
+    choice: Any = None
+    """The user classes, weights and task lists chosen from the options (user_choice.UserChoice)."""
     _users: itertools.count = field(default_factory=itertools.count)
 
     def seed_repository(self, image: Image) -> str:

@@ -16,7 +16,6 @@ import gevent
 from locust import User, constant, tag, task
 from locust.exception import StopUser
 
-from ..config import Settings
 from ..image import Blob, Image
 from ..load import tasks
 from ..registry import PullTarget, RegistryClient, RequestFailed, names, pull_image, push_image
@@ -54,8 +53,6 @@ class RegistryUser(User):
     """Where this user's requests are reported; None: Locust's request event (the open model sets its own)."""
     default_profile = DEFAULT_PROFILE
     """The client profile when neither --client-profile nor --client-mix names one (rollout nodes: containerd)."""
-    awaits_tags = False
-    """A class that runs only when asked, not weighted 0 by the user: --tags picking its tasks asks it."""
 
     def on_start(self) -> None:
         self.shared = state.current()
@@ -147,8 +144,8 @@ class RegistryPushUser(RegistryUser):
 
 class RegistryBrowseUser(RegistryUser):
     """Walks listings as UIs, scanners and CI clean-up jobs do: a repository's tags, the catalog, page by page.
-    None run unless the scenario weighs them (user-weights browse:) or --tags picks their tasks: apply_weights
-    sets the weight 0 (it is 1 here only so that Locust, which drops weight-0 classes when it starts, keeps it)."""
+    None run unless the scenario weighs them (user-weights browse:), --tags picks their tasks or the class is named
+    (user_choice.py); the weight is 1 here so that Locust, which drops weight-0 classes as it starts, keeps it."""
 
     weight = 1
 
@@ -281,20 +278,3 @@ class OpenModelUser(User):
 
 assert tuple(TASKS) == tasks.TASK_NAMES == tuple(HEADLINES) and tuple(USER_CLASSES) == tasks.USER_NAMES
 
-
-def apply_weights(settings: Settings) -> None:
-    """Task and user weights (scenario, --pull-push-ratio); tasks weighted 0 are dropped from their class."""
-    if settings.weights:
-        for user_class in USER_CLASSES.values():
-            user_class.tasks = []
-        for name, (user_class, function) in TASKS.items():
-            user_class.tasks += [function] * settings.weights.get(name, 0)
-    ratio = settings.pull_push_ratio
-    user_weights = {"pull": ratio[0], "push": ratio[1]} if ratio else dict(settings.user_weights)
-    for user, its_tasks in tasks.ASKED_ONLY.items():  # weighted tasks: their users run
-        asked = any(settings.weights.get(name, 0) for name in its_tasks)
-        user_class = USER_CLASSES[user]
-        user_class.weight = user_weights.pop(user, 1 if asked else 0)
-        user_class.awaits_tags = user_class.weight == 0 and user not in settings.user_weights
-    for name, weight in user_weights.items():
-        USER_CLASSES[name].weight = weight

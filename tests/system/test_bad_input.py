@@ -4,17 +4,25 @@ traceback, and nothing written anywhere (the run's directory is unchanged)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Callable
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from registry_tasks.tools.local_registry import LocalRegistry, free_port, start_registry
+
 from ..support import fixture_builders as fb
 from ..support.broken_fixtures import BROKEN, LEGACY
-from ..support.helpers import run_locust, snapshot
+from ..support.helpers import locust_command, run_locust, snapshot
+from ..support.registry_log import REQUEST_LOG_CONFIG, capture
 
 DEAD_REGISTRY = "http://127.0.0.1:9"  # nothing may be sent anywhere: the run must stop before
 
@@ -146,6 +154,19 @@ BAD_INPUTS = {
     ),
     "page-size-0": BadInput(options("--page-size", "0"), r"--page-size: 0 must be 1 or more"),
     "max-in-flight-0": BadInput(options("--max-in-flight", "0"), r"--max-in-flight: 0 must be 1 or more"),
+    # what runs
+    "tags-typo": BadInput(
+        options("--tags", "manfest-get"),
+        r"--tags manfest-get: no task has this tag; valid tags: artifact-push, blob-get, catalog, .*manifest-get",
+    ),
+    "exclude-tags-typo": BadInput(options("--exclude-tags", "blob_get"), r"--exclude-tags blob_get: no task has"),
+    "tags-with-an-open-model": BadInput(
+        options("--tags", "blob-get", "--arrival-rate", "blob-get=5/s"), r"--tags and --exclude-tags pick closed-loop"
+    ),
+    "tags-and-user-weights-leave-nothing": BadInput(
+        lambda tmp: [*scenario("user-weights: {pull: 0, push: 1}\n")(tmp), "--tags", "blob-get"],
+        r"no user class has a task to run: --tags blob-get picks no task of a class that runs",
+    ),
 }  # fmt: skip
 
 
@@ -165,3 +186,83 @@ def test_bad_input_stops_locust_with_one_clear_line(tmp_path: Path, case: BadInp
     assert re.search(case.error.replace(r"\{dir\}", re.escape(str(run_dir))), errors[0]), errors[0]
     assert snapshot(tmp_path) == before
     assert not Path("/etc/evil").exists()
+
+
+def test_no_host_stops_a_headless_run_at_once(tmp_path: Path) -> None:
+    """Without -H every request would fail as 'unsupported URL' for the whole -t: refused before any load."""
+    result = run_locust(tmp_path, "-u", "1", "-t", "60s", timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-2000:]
+    errors = [line for line in output.splitlines() if "/ERROR/" in line]
+    assert len(errors) == 1 and errors[0].endswith("no registry to load: give its URL with -H/--host, e.g. "
+                                                   "-H http://127.0.0.1:5000"), output[-2000:]  # fmt: skip
+    assert "Traceback" not in output and "Aggregated" not in output
+
+
+@pytest.fixture
+def logged_registry(registry_binary: str) -> Iterator[LocalRegistry]:
+    with start_registry(binary=registry_binary, extra_config=REQUEST_LOG_CONFIG) as running:
+        yield running
+
+
+def test_a_pull_image_that_is_not_there_stops_the_run(logged_registry: LocalRegistry, tmp_path: Path) -> None:
+    """One missing target of two: one line naming it and why, exit 1, and the other is not pulled instead."""
+    seeded = run_locust(tmp_path, "-H", logged_registry.url, "-u", "1", "-t", "1s", "--tags", "manifest-get",
+                        "--synthetic-images", "1x4KiB", "--repository-prefix", "bad/pull")  # fmt: skip
+    assert seeded.returncode == 0, seeded.stderr[-2000:]
+    with capture(logged_registry.log_path) as window:
+        result = run_locust(
+            tmp_path, "-H", logged_registry.url, "-u", "2", "-t", "30s", "--tags", "manifest-get",
+            "--pull-image", "bad/pull/synthetic-1x4kib:latest", "--pull-image", "bad/nothing:1",
+        )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-2000:]
+    errors = [line for line in output.splitlines() if "/ERROR/" in line]
+    assert len(errors) == 1, output[-2000:]
+    assert "--pull-image: 1 of 2 targets cannot be pulled, no load sent: bad/nothing:1 (404 " in errors[0]
+    assert all("/manifests/" in request.uri or request.uri == "/v2/" for request in window.requests), window.requests
+    manifests = [request for request in window.requests if "/manifests/" in request.uri]
+    assert len(manifests) <= 4, manifests  # each target resolved (a HEAD and a GET at most), no load
+
+
+def post_form(url: str, fields: dict[str, str]) -> dict[str, object]:
+    data = urllib.parse.urlencode(fields).encode()
+    return json.loads(urllib.request.urlopen(url, data=data, timeout=30).read())  # noqa: S310 - loopback
+
+
+def test_the_web_uis_start_form_refuses_a_bad_value(logged_registry: LocalRegistry, tmp_path: Path) -> None:
+    """What the start form sends with a bad value is answered `success: false` with the reason (the UI shows
+    the message under the form), and nothing starts: the runner stays ready, the registry sees no request."""
+    web_port = free_port()
+    web = f"http://127.0.0.1:{web_port}"
+    command = locust_command("--web-host", "127.0.0.1", "--web-port", str(web_port), "-H", logged_registry.url,
+                             "--synthetic-images", "1x4KiB", headless=False)  # fmt: skip
+    good = {"user_count": "1", "spawn_rate": "1", "host": logged_registry.url}
+    with capture(logged_registry.log_path) as window, open(tmp_path / "ui.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    state = json.loads(urllib.request.urlopen(f"{web}/stats/requests", timeout=5).read())["state"]
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, (tmp_path / "ui.log").read_text()[-2000:]
+                    time.sleep(0.3)
+            answers = {
+                "chunk_size": post_form(f"{web}/swarm", {**good, "chunk_size": "-5"}),
+                "request_timeout": post_form(f"{web}/swarm", {**good, "request_timeout": "soon"}),
+                "host": post_form(f"{web}/swarm", {**good, "host": ""}),
+                "pull_push_ratio": post_form(f"{web}/swarm", {**good, "pull_push_ratio": "1/1"}),
+            }
+            state = json.loads(urllib.request.urlopen(f"{web}/stats/requests", timeout=5).read())["state"]
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    assert state == "ready", state
+    assert all(answer["success"] is False for answer in answers.values()), answers
+    assert answers["chunk_size"]["message"] == "--chunk-size: '-5' is not a size such as 5MiB, 512KiB or 1048576"
+    assert answers["request_timeout"]["message"] == "--request-timeout 'soon': expected int"
+    assert str(answers["host"]["message"]).startswith("no registry to load: enter its URL as Host")
+    assert str(answers["pull_push_ratio"]["message"]).startswith("the user classes and their weights were chosen")
+    assert window.requests == [], window.requests

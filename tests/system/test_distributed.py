@@ -1,8 +1,8 @@
 """Distributed runs against the real registry: a master with 2 worker processes, and `--processes 2`.
 
-Each worker records what it fired (tests/support/counting_locustfile.py); the master's summary file (and its
-registry CSV and Locust's stats CSV) must hold exactly the workers' sums of requests and bytes, with every entry,
-no failure, and no repository:tag stored twice.
+The shipped locustfile runs, with a listener beside it (tests/support/counting_listener.py) with which each worker
+records what it fired; the master's summary file (and its registry CSV and Locust's stats CSV) must hold exactly
+the workers' sums of requests and bytes, with every entry, no failure, and no repository:tag stored twice.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from registry_tasks.tools.local_registry import LocalRegistry, free_port
 from ..support import fixture_builders as fb
 from ..support.helpers import ALL_ENTRIES, ROOT, stats
 
-COUNTING = ROOT / "tests" / "support" / "counting_locustfile.py"
+LOCUSTFILES = f"{ROOT / 'locustfile.py'},{ROOT / 'tests' / 'support' / 'counting_listener.py'}"
 BYTE_ENTRIES = {"blob-get", "manifest-get", "upload-chunk", "manifest-put", "image-pull", "image-push"}
 """Entries whose requests move bytes in every run (upload-start, upload-finish and HEADs move none)."""
 LOAD = (
@@ -38,7 +38,7 @@ LOAD = (
 
 
 def locust(*args: str) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(COUNTING), *args]
+    return [sys.executable, "-m", "locust", "-f", LOCUSTFILES, *args]
 
 
 def environment(tmp_path: Path) -> dict[str, str]:
@@ -246,3 +246,65 @@ def test_worker_with_other_fixture_files_stops_with_the_reason(fresh_registry: L
     assert "worker 0: fixtures differ from the master's: image app" in result.stderr  # the master says so too
     assert "The last worker quit, stopping test" in result.stderr
     assert not json.loads(urllib.request.urlopen(f"{fresh_registry.url}/v2/_catalog").read())["repositories"]
+
+
+SHIPPED = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py")]
+"""The shipped locustfile alone, as an operator types it (the compose file's and Kubernetes' command too)."""
+NOISE = ("Traceback", "KeyError", "had no tasks left", "Bad response code", "No tasks defined")
+
+
+def entries_of(summary_path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    summary = json.loads(summary_path.read_text())
+    return {(row["method"], row["name"]): row for row in summary["entries"] if row["name"] != "Aggregated"}
+
+
+def test_processes_two_with_fewer_users_than_classes(fresh_registry: LocalRegistry, tmp_path: Path) -> None:
+    """`--processes 2 -u 3` with the shipped locustfile: every default entry, no worker lost (the workers once
+    died with KeyError 'RegistryArtifactUser' and the run sent nothing and passed)."""
+    summary, port = tmp_path / "summary.json", free_port()
+    command = [
+        *SHIPPED, "--processes", "2", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+        "--master-port", str(port), "--headless", "-H", fresh_registry.url, "-u", "3", "-r", "3", "-t", "6s",
+        "--synthetic-images", "1x200KiB", "--chunk-size", "64KiB", "--summary-file", str(summary), "--only-summary",
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not [noise for noise in NOISE if noise in result.stderr], result.stderr[-3000:]
+    entries = entries_of(summary)
+    assert set(entries) >= ALL_ENTRIES, f"missing: {ALL_ENTRIES - set(entries)}"
+    assert all(row["requests"] > 0 and row["failures"] == 0 for row in entries.values()), entries
+
+
+def test_a_master_with_tags_and_two_bare_workers(fresh_registry: LocalRegistry, tmp_path: Path) -> None:
+    """Workers started as the compose file and the Kubernetes manifests start them (no option but the master's
+    address) take the master's --tags: its classes run, the others stay out, and no worker warns or dies."""
+    summary, port = tmp_path / "summary.json", free_port()
+    master = [
+        *SHIPPED, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+        "--expect-workers", "2", "--headless", "-H", fresh_registry.url, "-u", "3", "-r", "3", "-t", "5s",
+        "--tags", "manifest-get", "catalog", "--synthetic-images", "1x4KiB", "--summary-file", str(summary),
+        "--only-summary",
+    ]  # fmt: skip
+    worker = [*SHIPPED, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    logs = [tmp_path / f"worker{number}.log" for number in range(2)]
+    started = []
+    for path in logs:
+        with open(path, "wb") as log:
+            started.append(subprocess.Popen(worker, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT))
+    try:
+        result = subprocess.run(master, cwd=tmp_path, capture_output=True, text=True, timeout=90)
+    finally:
+        for process in started:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    worker_output = "".join(path.read_text() for path in logs)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert all(process.returncode == 0 for process in started), worker_output[-3000:]
+    assert not [noise for noise in NOISE if noise in result.stderr + worker_output], worker_output[-3000:]
+    assert '"RegistryBrowseUser": 1' in result.stderr and '"RegistryPullUser": 2' in result.stderr
+    entries = entries_of(summary)
+    assert set(entries) == {("GET", "manifest-get"), ("GET", "catalog"), ("WALK", "catalog-walk")}, entries
+    assert all(row["requests"] > 0 and row["failures"] == 0 for row in entries.values()), entries

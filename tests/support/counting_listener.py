@@ -1,4 +1,5 @@
-"""The plugin's users plus a per-process record of what each worker fired, for the distributed tests.
+"""A per-process record of what each worker fired, for the distributed tests: loaded beside the shipped
+locustfile (`-f locustfile.py,tests/support/counting_listener.py`), it adds listeners and no user class.
 
 Each worker writes `$COUNT_DIR/<pid>.json` when it quits: its request counts and bytes (response_length) per
 entry, and the repository:reference of every manifest it stored. The master's figures must equal the workers' sums.
@@ -17,10 +18,6 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
-
-from registry_tasks.plugin import RegistryPullUser, RegistryPushUser
-
-__all__ = ["RegistryPullUser", "RegistryPushUser"]
 
 counts: collections.Counter[str] = collections.Counter()
 sizes: collections.Counter[str] = collections.Counter()
