@@ -67,6 +67,8 @@ def choose_user_classes(environment: Environment, settings: Any) -> user_choice.
     the task lists of the options in force (its own at init, the master's at each test start)."""
     choice = user_choice.decide(user_choice.locustfile_classes(environment), settings, environment.parsed_options)
     choice.apply()
+    if getattr(environment.parsed_options, "class_picker", False):
+        choice.offer_to_picker()
     if isinstance(environment.runner, WorkerRunner):
         environment.user_classes = user_choice.worker_classes(environment)
     else:

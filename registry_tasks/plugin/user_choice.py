@@ -44,6 +44,14 @@ class UserChoice:
         for user_class, task_list in self.task_lists:
             user_class.tasks = list(task_list)
 
+    def offer_to_picker(self) -> None:
+        """With the web UI's class picker, a class run only when asked is asked by being picked: it keeps its
+        declared weight (Locust drops weight-0 classes from what is picked), and runs only when picked."""
+        for user_class, weight in self.weights:
+            name = NAME_OF_CLASS.get(user_class)
+            if weight == 0 and name in tasks.ASKED_ONLY:
+                user_class.weight = DECLARED_WEIGHTS[name]
+
     def describe(self) -> str:
         weights = dict(self.weights)
         return ", ".join(f"{cls.__name__} (weight {weights.get(cls, cls.weight)})" for cls in self.classes)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -308,3 +309,39 @@ def test_a_master_with_tags_and_two_bare_workers(fresh_registry: LocalRegistry, 
     entries = entries_of(summary)
     assert set(entries) == {("GET", "manifest-get"), ("GET", "catalog"), ("WALK", "catalog-walk")}, entries
     assert all(row["requests"] > 0 and row["failures"] == 0 for row in entries.values()), entries
+
+
+def test_classes_picked_in_the_web_ui_run_on_a_bare_worker(fresh_registry: LocalRegistry, tmp_path: Path) -> None:
+    """The web UI's class picker names the classes: a class run only when asked (browse) runs when picked."""
+    port, web_port = free_port(), free_port()
+    web = f"http://127.0.0.1:{web_port}"
+    master = [
+        *SHIPPED, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+        "--web-host", "127.0.0.1", "--web-port", str(web_port), "--class-picker", "-H", fresh_registry.url,
+        "--synthetic-images", "1x4KiB",
+    ]  # fmt: skip
+    worker = [*SHIPPED, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    with open(tmp_path / "master.log", "wb") as master_log, open(tmp_path / "worker.log", "wb") as worker_log:
+        processes = [subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+                     for command, log in ((master, master_log), (worker, worker_log))]  # fmt: skip
+        try:
+            poll_json(f"{web}/stats/requests", lambda answer: answer.get("workers") and
+                      answer["workers"][0]["state"] == "ready", timeout=30)  # fmt: skip
+            form = [("user_count", "2"), ("spawn_rate", "2"), ("host", fresh_registry.url),
+                    ("user_classes", "RegistryBrowseUser"), ("user_classes", "RegistryPullUser")]  # fmt: skip
+            data = urllib.parse.urlencode(form).encode()
+            assert json.loads(urllib.request.urlopen(f"{web}/swarm", data=data, timeout=30).read())["success"]
+
+            def walked(answer: dict[str, Any]) -> bool:
+                counts = {row["name"]: row["num_requests"] for row in answer["stats"]}
+                return all(counts.get(name, 0) > 0 for name in ("tags-walk", "catalog-walk", "manifest-get"))
+
+            answer = poll_json(f"{web}/stats/requests", walked, timeout=30)
+        finally:
+            for process in reversed(processes):
+                process.terminate()
+                process.wait(timeout=30)
+    names = {row["name"] for row in answer["stats"]}
+    assert not names & {"upload-start", "manifest-put", "image-push"}, names  # push users were not picked
+    output = (tmp_path / "master.log").read_text() + (tmp_path / "worker.log").read_text()
+    assert not [noise for noise in NOISE if noise in output], output[-3000:]
