@@ -3,7 +3,8 @@
 Steps of a fixed time: from a start rate, x1.5 per step until the SLO breaks, then bisect between the
 highest rate that held and the lowest that broke until they are within 5% of each other. A step in which
 the load generator itself could not keep the schedule (lateness or its own CPU over a limit) is
-`generator-bound`: the search stops there and says so instead of blaming the registry. No Locust here.
+`generator-bound`: the search stops there and says so instead of blaming the registry. A search that the run's
+end stops before it is done (`cut()`) found no capacity: it says so, with the bracket it had. No Locust here.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ class CapacitySearch:
     held: StepFigures | None = None
     broke: StepFigures | None = None
     bound: StepFigures | None = None
+    cut_short: bool = False
+    """The run ended while the search still had a rate to try (`cut()`)."""
 
     def next_rate(self) -> float | None:
         if self.bound is not None or (self.broke is not None and self.held is None):
@@ -122,12 +125,33 @@ class CapacitySearch:
         self.steps.append(step)
         return step
 
+    def cut(self) -> None:
+        """The run is ending: a search with a rate still to try was cut short (a step in flight is not recorded)."""
+        self.cut_short = self.next_rate() is not None
+
     @property
     def found(self) -> bool:
-        return self.held is not None
+        return self.held is not None and not self.cut_short
+
+    def bracket(self) -> str:
+        """What a cut-short search had: the highest rate that held and the lowest that broke, how far apart."""
+        if self.held is None:
+            return "no step had ended"
+        held = f"{format_rate(self.held.rate_per_s)} held"
+        if self.broke is None:
+            return f"{held} (the highest tried), none breached yet"
+        gap = (self.broke.rate_per_s - self.held.rate_per_s) / self.held.rate_per_s
+        return (f"{held}, {format_rate(self.broke.rate_per_s)} breached: {gap:.1%} apart, "
+                f"not yet within {PRECISION:.0%}")  # fmt: skip
+
+    def shortfall(self) -> str | None:
+        """`capacity search cut short: ...` when the run ended before the search did."""
+        return f"capacity search cut short: {self.entry}: {self.bracket()}" if self.cut_short else None
 
     def line(self) -> str:
         """The one-line result: `capacity: manifest-get holds 94.9/s (p95 12 ms); 104/s breached: p95 230 ms > 200`."""
+        if self.cut_short:
+            return f"capacity: {self.entry}: the search was cut short by the run's end: {self.bracket()}"
         name = self.slo.headline()
         parts = [f"capacity: {self.entry}"]
         if self.held is not None:

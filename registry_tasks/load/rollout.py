@@ -46,7 +46,10 @@ def percentile(sorted_values: list[float], share: float) -> float:
 
 @dataclass(frozen=True)
 class RolloutFigures:
-    """What an operator reads after a storm: seconds from the rollout's start until nodes had finished."""
+    """What an operator reads after a storm: seconds from the rollout's start until nodes had finished.
+
+    A node is done when its pull ended, pulled (`completed`) or `failed`; a run that ends first leaves nodes
+    `pulling` (started, not ended) or `not_started`: those are neither, and the rollout is incomplete."""
 
     nodes: int
     completed: int
@@ -57,10 +60,18 @@ class RolloutFigures:
     p99_s: float | None
     last_s: float | None
     peak_mbps: float
+    pulling: int = 0
+    not_started: int = 0
 
     @classmethod
     def of(
-        cls, nodes: int, finished: Iterable[float], failed: int, bytes_per_second: Mapping[int, int]
+        cls,
+        nodes: int,
+        finished: Iterable[float],
+        failed: int,
+        bytes_per_second: Mapping[int, int],
+        pulling: int = 0,
+        not_started: int = 0,
     ) -> RolloutFigures:
         """`finished`: offsets of the nodes whose pull succeeded; `bytes_per_second`: bytes moved per whole second
         of the rollout (offset -> bytes), whose highest second is the peak."""
@@ -70,14 +81,34 @@ class RolloutFigures:
         def at(share: float) -> float | None:
             return round(percentile(done, share), 3) if done else None
 
-        return cls(nodes, len(done), failed, at(0.0), at(0.5), at(0.9), at(0.99), at(1.0), round(peak, 3))
+        return cls(nodes, len(done), failed, at(0.0), at(0.5), at(0.9), at(0.99), at(1.0), round(peak, 3), pulling,
+                   not_started)  # fmt: skip
+
+    @property
+    def done(self) -> int:
+        return self.completed + self.failed
+
+    @property
+    def complete(self) -> bool:
+        return self.done >= self.nodes
 
     def line(self, what: str = "rollout") -> str:
         def seconds(value: float | None) -> str:
             return "-" if value is None else f"{value:.2f} s"
 
+        counts = f"{self.failed} failed"
+        if not self.complete:
+            counts += f", {self.pulling} still pulling, {self.not_started} not started"
         return (
-            f"{what}: {self.completed} of {self.nodes} nodes pulled ({self.failed} failed); finished after "
+            f"{what}: {self.completed} of {self.nodes} nodes pulled ({counts}); finished after "
             f"first {seconds(self.first_s)}, p50 {seconds(self.p50_s)}, p90 {seconds(self.p90_s)}, "
             f"p99 {seconds(self.p99_s)}, last {seconds(self.last_s)}; peak {self.peak_mbps:.1f} MB/s"
         )
+
+    def shortfall(self, what: str = "rollout") -> str | None:
+        """`rollout incomplete: 7 of 30 nodes done ...` when the run ended before every node was done."""
+        if self.complete:
+            return None
+        failed = f" ({self.failed} failed)" if self.failed else ""
+        return (f"{what} incomplete: {self.done} of {self.nodes} nodes done{failed} when the run ended; "
+                f"{self.pulling} still pulling, {self.not_started} not started")  # fmt: skip

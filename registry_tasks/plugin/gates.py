@@ -2,7 +2,9 @@
 
 At `quitting`, on the master or a local runner, every gate is measured against the whole run; each breached
 gate logs one line naming the gate, its limit and the measured value, and the process exits with
-GATE_EXIT_CODE. Locust decides the exit code otherwise (1 when a request failed).
+GATE_EXIT_CODE. Locust decides the exit code otherwise (1 when a request failed). A run that fell short of what
+it was asked (interrupted, a worker lost, nothing sent, a rollout or search cut short: outcome.py) is not
+judged: its figures cover part of the run, so each gate is reported "not evaluated", in the log and the file.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from locust.env import Environment
 
 from ..config import TOTAL, Settings, SettingsError, settings_from
-from . import open_figures
+from . import open_figures, outcome
 from .reports import reports
 from .throughput import EntryFigures, as_dicts, duration, lookup, table
 
@@ -50,7 +52,8 @@ class Verdict:
     limit: float
     measured: float | None
     unit: str
-    passed: bool
+    passed: bool | None
+    """None: not evaluated (the run fell short)."""
     line: str
 
 
@@ -87,13 +90,28 @@ def judge(gate: Gate, rows: list[EntryFigures]) -> Verdict:
     return Verdict(gate.option, gate.entry, gate.limit, measured, gate.unit, passed, line)
 
 
+def not_evaluated(gate: Gate, why: str) -> Verdict:
+    line = f"gate not evaluated: {gate.label}: {why}"
+    return Verdict(gate.option, gate.entry, gate.limit, None, gate.unit, None, line)
+
+
 def summary(
-    rows: list[EntryFigures], verdicts: list[Verdict], seconds: float, sections: dict[str, Any] | None = None
+    rows: list[EntryFigures],
+    verdicts: list[Verdict],
+    seconds: float,
+    sections: dict[str, Any] | None = None,
+    shortfall: str | None = None,
 ) -> dict[str, Any]:
-    """The summary file: duration, gates, per-entry figures, and the open model's sections when it ran."""
+    """The summary file: duration, whether the run did what it was asked (`complete`, else `shortfall` says what
+    is missing and no gate was evaluated: `gates_passed` null), gates, per-entry figures, and the open model's
+    sections when it ran."""
+    evaluated = shortfall is None
     return {
         "duration_s": round(seconds, 3),
-        "gates_passed": all(verdict.passed for verdict in verdicts),
+        "complete": evaluated,
+        "shortfall": shortfall,
+        "gates_evaluated": evaluated,
+        "gates_passed": all(verdict.passed for verdict in verdicts) if evaluated else None,
         "gates": [{k: v for k, v in asdict(verdict).items() if k != "line"} | {"message": verdict.line}
                   for verdict in verdicts],
         "entries": as_dicts(rows),
@@ -101,21 +119,29 @@ def summary(
     }  # fmt: skip
 
 
-def check(environment: Environment, settings: Settings) -> list[Verdict]:
-    """Judge every gate, log one line each, set the exit code on a breach, write the summary file."""
+def check(environment: Environment, settings: Settings, shortfall: outcome.Shortfall | None = None) -> list[Verdict]:
+    """Judge every gate (none when the run fell short), log one line each, set the exit code on a breach, write
+    the summary file."""
     assert environment.runner is not None
     stats = environment.runner.stats
     rows = table(stats)
-    verdicts = [judge(gate, rows) for gate in gates(settings)]
-    for verdict in verdicts:
-        log.log(logging.INFO if verdict.passed else logging.ERROR, "%s", verdict.line)
-    if not all(verdict.passed for verdict in verdicts):
-        environment.process_exit_code = GATE_EXIT_CODE
+    if shortfall is not None:
+        verdicts = [not_evaluated(gate, shortfall.kind) for gate in gates(settings)]
+        for verdict in verdicts:
+            log.warning("%s", verdict.line)
+    else:
+        verdicts = [judge(gate, rows) for gate in gates(settings)]
+        for verdict in verdicts:
+            log.log(logging.INFO if verdict.passed else logging.ERROR, "%s", verdict.line)
+        if not all(verdict.passed for verdict in verdicts):
+            environment.process_exit_code = GATE_EXIT_CODE
     if settings.summary_file:
         if directory := os.path.dirname(settings.summary_file):
             os.makedirs(directory, exist_ok=True)
         with open(settings.summary_file, "w", encoding="utf-8") as handle:
-            json.dump(summary(rows, verdicts, duration(stats), open_figures.sections(settings)), handle, indent=2)
+            sections = open_figures.sections(settings)
+            line = shortfall.line if shortfall is not None else None
+            json.dump(summary(rows, verdicts, duration(stats), sections, line), handle, indent=2)
             handle.write("\n")
     return verdicts
 
@@ -129,4 +155,4 @@ def on_quitting(environment: Environment, **_: Any) -> None:
         log.error("%s", exc)
         environment.process_exit_code = GATE_EXIT_CODE
         return
-    check(environment, settings)
+    check(environment, settings, outcome.judge(environment))

@@ -16,7 +16,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from ..config import Settings
-from ..load import Histogram, RolloutFigures, format_rate
+from ..load import CapacitySearch, Histogram, RolloutFigures, format_rate
 from . import open_runs, progress, state
 from .open_runs import OpenRun
 
@@ -80,6 +80,11 @@ ENDED = ("stopping", "stopped", "cleanup", "quitting")
 _master: Environment | None = None
 
 
+def search() -> CapacitySearch | None:
+    """This process's capacity search, when it ran one."""
+    return _local.search if _local is not None else None
+
+
 def parts() -> list[dict[str, Any]]:
     if _local is not None:
         return [_local.as_dict()]
@@ -98,9 +103,10 @@ def merged(figures: list[dict[str, Any]]) -> dict[str, Any]:
             into["late"].merge(tally["late"])
         for number, wave in enumerate(part.get("waves", [])):
             if number == len(waves):
-                waves.append({"nodes": 0, "finished": [], "failed": 0, "bytes": {}})
+                waves.append({"nodes": 0, "due": 0, "finished": [], "failed": 0, "bytes": {}})
             into = waves[number]
             into["nodes"] += wave["nodes"]
+            into["due"] += wave["due"]
             into["finished"] += wave["finished"]
             into["failed"] += wave["failed"]
             for second, moved in wave["bytes"].items():
@@ -143,11 +149,7 @@ def sections(settings: Settings) -> dict[str, Any]:
         }
     out: dict[str, Any] = {"arrivals": {"schedule_s": round(seconds, 3), "entries": arrivals}}
     if settings.rollout is not None:
-        for key, wave in zip(("rollout", "rollout_update"), figures["waves"], strict=False):
-            nodes = settings.rollout.nodes
-            failed = wave["failed"] + max(nodes - wave["nodes"], 0)  # nodes a worker never got to: failed too
-            unfinished = max(wave["nodes"] - len(wave["finished"]) - wave["failed"], 0)  # cut short by -t
-            out[key] = asdict(RolloutFigures.of(nodes, wave["finished"], failed + unfinished, wave["bytes"]))
+        out.update(rollout_sections(settings.rollout.nodes, figures["waves"], settings.rollout_update))
     if figures["replay"] is not None:
         replay = figures["replay"]
         replay["replayed"] = sum(kind["replayed"] for kind in replay["kinds"].values())
@@ -156,16 +158,40 @@ def sections(settings: Settings) -> dict[str, Any]:
             late.merge(tally["late"].as_dict())
         replay["late_p99_ms"] = late.percentile(0.99)
         out["replay"] = replay
-    search = _local.search if _local is not None else None
-    if search is not None:
-        out["capacity"] = {
-            "entry": search.entry,
-            "rate_per_s": round(search.held.rate_per_s, 3) if search.held is not None else None,
-            "found": search.found,
-            "generator_bound": search.bound is not None,
-            "line": search.line(),
-            "steps": [asdict(step) for step in search.steps],
-        }
+    if (searched := search()) is not None:
+        out["capacity"] = capacity_section(searched)
+    return out
+
+
+def capacity_section(searched: CapacitySearch) -> dict[str, Any]:
+    """The search's result; one cut short by the run's end found no rate (`rate_per_s` null): its `bracket` is
+    what it had, the highest rate that held and the lowest that breached."""
+    held, broke = searched.held, searched.broke
+    return {
+        "entry": searched.entry,
+        "rate_per_s": round(held.rate_per_s, 3) if searched.found and held is not None else None,
+        "found": searched.found,
+        "cut_short": searched.cut_short,
+        "bracket": {
+            "held_per_s": held.rate_per_s if held else None,
+            "breached_per_s": broke.rate_per_s if broke else None,
+        },
+        "generator_bound": searched.bound is not None,
+        "line": searched.line(),
+        "steps": [asdict(step) for step in searched.steps],
+    }
+
+
+def rollout_sections(nodes: int, waves: list[dict[str, Any]], update: bool) -> dict[str, Any]:
+    """`rollout` (and `rollout_update`): a wave the run never reached counts every node as not started; a node
+    due but not ended is still pulling. Neither is a failure: the run ended, the node did not fail."""
+    out = {}
+    for key, wave in zip(("rollout", "rollout_update")[: 2 if update else 1], [*waves, {}, {}], strict=False):
+        finished, failed = wave.get("finished", []), wave.get("failed", 0)
+        due = wave.get("due", 0)
+        pulling = max(due - len(finished) - failed, 0)
+        figures = RolloutFigures.of(nodes, finished, failed, wave.get("bytes", {}), pulling, max(nodes - due, 0))
+        out[key] = {**asdict(figures), "complete": figures.complete}
     return out
 
 
@@ -181,7 +207,7 @@ def lines(found: dict[str, Any]) -> list[str]:
                    f"late p99 {figures['late_p99_ms']:g} ms")  # fmt: skip
     for key in ("rollout", "rollout_update"):
         if key in found:
-            out.append(RolloutFigures(**found[key]).line(key.replace("_", " ")))
+            out.append(rollout_figures(found[key]).line(key.replace("_", " ")))
     if "capacity" in found:
         out.append(found["capacity"]["line"])
     if "replay" in found:
@@ -194,6 +220,10 @@ def lines(found: dict[str, Any]) -> list[str]:
                        f"replayed {figures['replayed']} ({figures['replayed_bytes']:,} bytes), "
                        f"{figures['failed']} failed")  # fmt: skip
     return out
+
+
+def rollout_figures(section: dict[str, Any]) -> RolloutFigures:
+    return RolloutFigures(**{key: value for key, value in section.items() if key != "complete"})
 
 
 _final: list[str] = []
@@ -234,6 +264,8 @@ def on_quitting(environment: Environment, **_: Any) -> None:
     prefix = getattr(environment.parsed_options, "csv_prefix", None)
     if prefix:
         write_capacity_csv(f"{prefix}_capacity.csv", capacity["steps"])
+    if capacity["cut_short"]:
+        return  # not a verdict on the registry: outcome.py says what is missing, with its own exit code
     if not capacity["found"]:
         environment.process_exit_code = CAPACITY_NOT_FOUND_EXIT_CODE
     elif environment.process_exit_code is None:

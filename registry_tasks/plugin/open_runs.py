@@ -47,10 +47,12 @@ def writes(settings: Settings) -> bool:
 
 @dataclass
 class RolloutWatcher(Watcher):
-    """One rollout wave in this process: when each node finished, which failed, bytes per second."""
+    """One rollout wave in this process: how many nodes were due (started or dropped), when each finished,
+    which failed, bytes per second."""
 
     nodes: int
     start: float = field(default_factory=time.perf_counter)
+    due: int = 0
     finished: list[float] = field(default_factory=list)
     failed: int = 0
     bytes_per_second: dict[int, int] = field(default_factory=lambda: defaultdict(int))
@@ -69,7 +71,7 @@ class RolloutWatcher(Watcher):
             self.bytes_per_second[int(offset)] += event["response_length"] or 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"nodes": self.nodes, "finished": self.finished, "failed": self.failed,
+        return {"nodes": self.nodes, "due": self.due, "finished": self.finished, "failed": self.failed,
                 "bytes": dict(self.bytes_per_second)}  # fmt: skip
 
 
@@ -167,6 +169,7 @@ class OpenRun:
             self.finish()
             return
         waves = self.run.targets[:2] if self.settings.rollout_update else self.run.targets[:1]
+        self.arrivals.schedule_started = time.perf_counter()  # the nodes' arrivals are a schedule too
         starts = spec.starts(index, workers)
         nodes = [self.arrivals.pool.make(RegistryPullUser) for _ in starts]
         stores: list[set[str]] = [set() for _ in nodes]  # each node's content store: digests it holds
@@ -195,6 +198,7 @@ class OpenRun:
             wait = wave.start + offset - time.perf_counter()
             if wait > 0 and self.arrivals.stopping.wait(wait):
                 return False
+            wave.due += 1
             self.arrivals.arrive(tasks.IMAGE_PULL, wave.start + offset, wave, puller(store), node)
         if nodes:
             wave.done.wait()
@@ -248,6 +252,8 @@ class OpenRun:
         grace = float(self.environment.stop_timeout or 0)
         self.arrivals.stop(grace)
         self.greenlet.kill(block=False)
+        if self.search is not None:
+            self.search.cut()
 
     def as_dict(self) -> dict[str, Any]:
         figures = self.arrivals.as_dict()

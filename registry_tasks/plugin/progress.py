@@ -1,5 +1,6 @@
 """Progress of the long phases before the load (seeding, a replay's warm-up): count of total and bytes done, in
-the log at most every LOG_SECONDS and in the web UI, instead of silence."""
+the log at most every LOG_SECONDS and in the web UI, instead of silence. A phase that cannot know its bytes
+beforehand (--populate: what is already there moves nothing) gives no total, and none is printed."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ LOG_SECONDS = 5.0
 class Progress:
     phase: str
     total: int
-    bytes_total: int
+    bytes_total: int | None
+    """None: not known before the phase ends; the line then says only what moved."""
     unit: str
     done: int = 0
     bytes_done: int = 0
@@ -26,14 +28,15 @@ class Progress:
 
     def line(self) -> str:
         state = "done" if self.finished else "in progress"
-        return (f"{self.phase} ({state}): {self.done} of {self.total} {self.unit}, "
-                f"{human_bytes(self.bytes_done)} of {human_bytes(self.bytes_total)}")  # fmt: skip
+        moved = human_bytes(self.bytes_done)
+        moved += " moved" if self.bytes_total is None else f" of {human_bytes(self.bytes_total)}"
+        return f"{self.phase} ({state}): {self.done} of {self.total} {self.unit}, {moved}"
 
 
 _current: Progress | None = None
 
 
-def begin(phase: str, total: int, bytes_total: int, unit: str) -> Progress:
+def begin(phase: str, total: int, bytes_total: int | None, unit: str) -> Progress:
     global _current
     _current = Progress(phase, total, bytes_total, unit)
     return _current

@@ -122,7 +122,7 @@ def fill(client: RegistryClient, run: RegistryRun, seeder: bool) -> bool:
         while client.head_manifest(last.repository, last.reference) is None and time.monotonic() < deadline:
             gevent.sleep(SEED_POLL_SECONDS)
         return True
-    progress.begin("populate", repositories * tags, 0, "tags")
+    progress.begin("populate", repositories * tags, None, "tags")  # bytes: only what is missing moves
     started = time.monotonic()
     try:
         written = populate(client, prefix, repositories, images, POPULATE_PARALLEL, progress.advance)

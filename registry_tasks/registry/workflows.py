@@ -33,6 +33,9 @@ def run_parallel(work: Callable[[T], int], items: Iterable[T], limit: int) -> in
     """Run `work` over items, at most `limit` at once; wait for all, then raise the first failure.
 
     A RequestFailed is handed back as a value: a greenlet dying of it would print a traceback per failure.
+    When the waiting greenlet is killed (Locust stopping a user at the end of a run), its workers die with it:
+    left running, they reported requests after Locust's final tables were printed (a push-heavy run's registry
+    table counted 15 more requests than Locust's own).
     """
 
     def attempt(item: T) -> int | RequestFailed:
@@ -42,8 +45,12 @@ def run_parallel(work: Callable[[T], int], items: Iterable[T], limit: int) -> in
             return exc
 
     pool = Pool(max(1, limit))
-    jobs = [pool.spawn(attempt, item) for item in items]
-    gevent.joinall(jobs)
+    try:
+        jobs = [pool.spawn(attempt, item) for item in items]
+        gevent.joinall(jobs)
+    except BaseException:
+        pool.kill(block=True, timeout=5)
+        raise
     for job in jobs:
         failure = job.exception or job.value
         if isinstance(failure, BaseException):

@@ -44,6 +44,28 @@ def test_a_generator_bound_step_stops_the_search_without_blaming_the_registry() 
     assert cpu_bound.steps[0].verdict == "generator-bound: the load generator used 95% of a core"
 
 
+def test_a_search_cut_short_found_nothing_and_says_what_it_had() -> None:
+    """The run ends with 94.9/s held and 100.5/s breached, 5.9% apart: not yet within 5%, so no capacity."""
+    search = CapacitySearch("manifest-get", Slo.parse("p95=100"), 94.9)
+    search.record(step(94.9, 40))
+    search.record(step(100.5, 300))
+    assert search.next_rate() is not None  # it had a rate still to try when the run ended
+    search.cut()
+    assert search.cut_short and not search.found
+    assert search.shortfall() == ("capacity search cut short: manifest-get: 94.9/s held, 100.5/s breached: "
+                                  "5.9% apart, not yet within 5%")  # fmt: skip
+    assert search.line().startswith("capacity: manifest-get: the search was cut short by the run's end: 94.9/s")
+    growing = CapacitySearch("blob-get", Slo.parse("p95=100"), 10)
+    growing.record(step(10, 5))
+    growing.cut()
+    expected = "capacity search cut short: blob-get: 10/s held (the highest tried), none breached yet"
+    assert growing.shortfall() == expected
+    done = CapacitySearch("manifest-get", Slo.parse("p95=100"), 10)
+    run(done, lambda rate: step(rate, 10 if rate <= 100 else 500))
+    done.cut()  # the search had ended before the run did: not cut short
+    assert done.found and done.shortfall() is None
+
+
 BAD_SLOS = [("p95=", "'p95=' is not"), ("p95", "'p95' is not"), ("fail=0.1", "names no latency limit"),
             ("p95=1,fail=2", "between 0 and 1"), ("p42=10", "'p42=10' is not")]  # fmt: skip
 

@@ -11,7 +11,7 @@ from locust.env import Environment
 from locust.event import Events
 
 from registry_tasks.load import ArrivalSchedule
-from registry_tasks.plugin.open_figures import merged
+from registry_tasks.plugin.open_figures import merged, rollout_figures, rollout_sections
 from registry_tasks.plugin.open_model import Arrivals, Client, DueFire
 
 from ..support.helpers import Recorder
@@ -81,11 +81,29 @@ def test_a_schedule_runs_on_time_and_stops_when_told() -> None:
 
 def test_workers_figures_merge_into_the_runs() -> None:
     one = {"schedule_s": 10.0, "entries": {"manifest-get": {"started": 5, "dropped": 1, "late": {"1": 5}}},
-           "waves": [{"nodes": 2, "finished": [0.5, 0.7], "failed": 0, "bytes": {"0": 100}}]}  # fmt: skip
+           "waves": [{"nodes": 2, "due": 2, "finished": [0.5, 0.7], "failed": 0, "bytes": {"0": 100}}]}  # fmt: skip
     two = {"schedule_s": 10.2, "entries": {"manifest-get": {"started": 7, "dropped": 0, "late": {"3": 7}}},
-           "waves": [{"nodes": 1, "finished": [], "failed": 1, "bytes": {"0": 50, "1": 20}}]}  # fmt: skip
+           "waves": [{"nodes": 1, "due": 1, "finished": [], "failed": 1, "bytes": {"0": 50, "1": 20}}]}  # fmt: skip
     both = merged([one, two])
     assert both["schedule_s"] == 10.2
     entry = both["entries"]["manifest-get"]
     assert (entry["started"], entry["dropped"], entry["late"].percentile(0.99)) == (12, 1, 3.0)
-    assert both["waves"] == [{"nodes": 3, "finished": [0.5, 0.7], "failed": 1, "bytes": {0: 150, 1: 20}}]
+    assert both["waves"] == [{"nodes": 3, "due": 3, "finished": [0.5, 0.7], "failed": 1, "bytes": {0: 150, 1: 20}}]
+
+
+def test_a_rollout_the_run_cut_short_counts_nodes_pulling_and_not_started_apart_from_failed() -> None:
+    """30 nodes, 2 workers: one got 8 due (6 pulled, 1 failed, 1 pulling); the other's report never came. The
+    run ended: 23 nodes never started and 1 was still pulling; neither is a failure."""
+    waves = merged([{"waves": [{"nodes": 15, "due": 8, "finished": [0.1] * 6, "failed": 1, "bytes": {}}]}])["waves"]
+    found = rollout_sections(30, waves, update=True)
+    rollout = found["rollout"]
+    assert (rollout["completed"], rollout["failed"], rollout["pulling"], rollout["not_started"]) == (6, 1, 1, 22)
+    assert rollout["complete"] is False
+    figures = rollout_figures(rollout)
+    assert figures.shortfall() == "rollout incomplete: 7 of 30 nodes done (1 failed) when the run ended; " \
+                                  "1 still pulling, 22 not started"  # fmt: skip
+    assert "6 of 30 nodes pulled (1 failed, 1 still pulling, 22 not started)" in figures.line()
+    update = found["rollout_update"]  # the update wave never began: every node not started
+    assert (update["completed"], update["failed"], update["not_started"], update["complete"]) == (0, 0, 30, False)
+    whole = rollout_sections(2, [{"nodes": 2, "due": 2, "finished": [0.2], "failed": 1, "bytes": {}}], update=False)
+    assert whole["rollout"]["complete"] is True and rollout_figures(whole["rollout"]).shortfall() is None

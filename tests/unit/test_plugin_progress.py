@@ -17,3 +17,10 @@ def test_progress_counts_and_logs_the_last_item(caplog: pytest.LogCaptureFixture
     progress.advance(2, 2_000_000)
     assert progress.line() == "seeding (done): 3 of 3 images, 3 MB of 3 MB"
     assert caplog.messages[-1] == "seeding (done): 3 of 3 images, 3 MB of 3 MB"
+
+
+def test_a_phase_without_a_known_byte_total_prints_none() -> None:
+    """--populate: tags already there move nothing, so the bytes to move are not known before the end."""
+    progress.begin("populate", 100, None, "tags")
+    progress.advance(100, 24_900)
+    assert progress.line() == "populate (done): 100 of 100 tags, 24.9 KB moved"

@@ -1,0 +1,256 @@
+"""Whether a run did what it was asked, said at its end, so that no exit code lies.
+
+A run that was interrupted, lost a worker, sent no request, or ended before its rollout or capacity search did
+exits non-zero with one ERROR line saying what is missing, logged last (after the tables). Its gates are then
+not evaluated (gates.py): its figures cover only part of what was asked. Exit codes: 130 interrupted (what
+shells expect of Ctrl-C), 1 no request made, 4 incomplete (a worker, a rollout or a capacity search).
+
+Ctrl-C (SIGINT) in a headless run ends it as -t does: users stopped, figures final, tables and summary file
+written. Python's default raised KeyboardInterrupt in whichever greenlet was running (a user's, mid-request),
+which printed a bare traceback and ended with the gates judged and exit 0. A second Ctrl-C exits at once.
+
+A master knows its workers by their heartbeats (Locust's `heartbeat_sent`). When its test stops, one that is
+gone from `runner.clients` (it quit on its own) or `missing` (no heartbeat: killed, frozen, cut off) failed;
+when it quits, one still there and silent died at the end. A worker whose exit code will not be 0 tells the
+master when its test stops (with --processes, Locust itself only logged "Bad response code from worker
+children" and exited 0).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+import locust.log
+from locust.env import Environment
+from locust.runners import (
+    HEARTBEAT_INTERVAL,
+    HEARTBEAT_LIVENESS,
+    STATE_INIT,
+    STATE_MISSING,
+    MasterRunner,
+    WorkerRunner,
+)
+
+from . import open_figures, open_runs, state
+
+log = logging.getLogger(__name__)
+NOTHING_EXIT_CODE = 1
+INCOMPLETE_EXIT_CODE = 4
+INTERRUPTED_EXIT_CODE = 130
+WORKER_EXIT_MESSAGE = "registry_tasks_worker_exit"  # worker -> master: {"code": its exit code}, when not 0
+LAG_SECONDS = HEARTBEAT_LIVENESS * HEARTBEAT_INTERVAL + 1
+"""A worker still connected when the master quits whose last heartbeat lags the freshest one by more than this
+died before the end (Locust calls a worker `missing` after HEARTBEAT_LIVENESS silent intervals)."""
+SILENT_SECONDS = 10.0
+"""Or whose last heartbeat is older than this (every worker went silent)."""
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """What a run did not do: `kind` for the gates' lines, `line` for the log and the summary file."""
+
+    kind: str
+    line: str
+    exit_code: int
+
+
+@dataclass
+class Outcome:
+    """This process's observations: an interruption, its workers' heartbeats and fates, the verdict."""
+
+    main: Any = None  # the greenlet Locust's main() runs in: a second Ctrl-C ends it
+    sigint: Any = None  # the gevent signal watcher (kept alive while it is installed)
+    interrupted_at: float | None = None
+    heartbeats: dict[str, float] = field(default_factory=dict)  # worker id -> time of its last heartbeat
+    latest: float = 0.0  # the freshest heartbeat of any worker
+    failed: dict[str, str] = field(default_factory=dict)  # worker id -> what happened to it
+    exit_codes: dict[str, int] = field(default_factory=dict)  # worker id -> the non-zero exit code it told
+    told: int = 0  # on a worker: the exit code it told its master
+    judged: bool = False
+    shortfall: Shortfall | None = None
+
+
+_outcome = Outcome()
+
+
+def on_init(environment: Environment, **_: Any) -> None:
+    """Take over Ctrl-C of a headless master or local run (not a worker's: its master ends it); a master hears its
+    workers' exit codes; a worker names itself as the master will name it."""
+    global _outcome
+    if _outcome.sigint is not None:
+        _outcome.sigint.cancel()
+    _outcome = Outcome(main=gevent.getcurrent())
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        log.info("connected to the master as worker %d (%s)", runner.worker_index, runner.client_id)
+        return
+    if isinstance(runner, MasterRunner):
+        runner.register_message(WORKER_EXIT_MESSAGE, on_worker_exit)
+    headless = getattr(environment.parsed_options, "headless", False)
+    if headless and runner is not None and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        _outcome.sigint = gevent.signal_handler(signal.SIGINT, on_sigint, environment)
+
+
+def on_sigint(environment: Environment) -> None:
+    """In a greenlet of its own: end the run as -t does; a second Ctrl-C (or one before the test) exits now."""
+    runner = environment.runner
+    if _outcome.interrupted_at is not None or runner is None or runner.state == STATE_INIT:
+        log.error("interrupted (Ctrl-C): exiting at once")
+        _outcome.main.throw(SystemExit(INTERRUPTED_EXIT_CODE))
+        return
+    _outcome.interrupted_at = time.time()
+    log.warning("interrupted (Ctrl-C): stopping the run; its figures follow (Ctrl-C again to exit at once)")
+    runner.quit()
+
+
+def on_heartbeat(client_id: str, timestamp: float, **_: Any) -> None:
+    """On a master: the workers it knows, and when each was last heard of."""
+    _outcome.heartbeats[client_id] = timestamp
+    _outcome.latest = max(_outcome.latest, timestamp)
+
+
+def on_worker_exit(environment: Environment, msg: Any, **_: Any) -> None:
+    _outcome.exit_codes[msg.node_id] = int(msg.data["code"])
+
+
+def on_test_stopping(environment: Environment, **_: Any) -> None:
+    """On a master, before it tells its workers to stop: each worker that is gone or missing failed. On a worker:
+    its exit code so far, while its master still listens (a master whose last worker quits stops listening)."""
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        tell_master(environment, runner)
+    if not isinstance(runner, MasterRunner):
+        return
+    for client_id, last in list(_outcome.heartbeats.items()):
+        node = runner.clients.get(client_id)
+        if node is None:
+            worker_failed(client_id, f"quit before the master ended the run (its last heartbeat came "
+                                     f"{since_start(runner, last)})")  # fmt: skip
+        elif node.state == STATE_MISSING:
+            worker_failed(client_id, silent(runner, last))
+
+
+def silent(runner: Any, last: float) -> str:
+    return f"was lost: its last heartbeat came {since_start(runner, last)} (what it did since is missing)"
+
+
+def worker_failed(client_id: str, what: str) -> None:
+    """Note a worker's fate once (the first noticed is the true one) and stop watching it."""
+    _outcome.heartbeats.pop(client_id, None)
+    _outcome.failed.setdefault(client_id, what)
+
+
+def since_start(runner: Any, when: float) -> str:
+    seconds = when - runner.stats.start_time
+    return f"{seconds:.1f} s into the run" if seconds >= 0 else "before the run started"
+
+
+def on_quitting(environment: Environment, **_: Any) -> None:
+    """Set the exit code of a run that fell short; a worker with a non-zero exit code tells its master."""
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        tell_master(environment, runner)
+        return
+    found = judge(environment)
+    if found is not None:
+        environment.process_exit_code = found.exit_code
+
+
+def tell_master(environment: Environment, runner: WorkerRunner) -> None:
+    """A worker's exit code as Locust will decide it, when not 0 (and not told already)."""
+    code = environment.process_exit_code
+    if code is None and locust.log.unhandled_greenlet_exception:
+        code = 2  # Locust's code for an error in a greenlet
+    if code and code != _outcome.told:
+        _outcome.told = code
+        runner.send_message(WORKER_EXIT_MESSAGE, {"code": code})
+
+
+def on_quit(**_: Any) -> None:
+    """The one line, after every table: what the last screen of output must explain."""
+    if _outcome.shortfall is not None:
+        log.error("%s", _outcome.shortfall.line)
+
+
+def judge(environment: Environment) -> Shortfall | None:
+    """What the run did not do (once, at quitting, on a master or a local runner), the gravest first."""
+    runner = environment.runner
+    if _outcome.judged or runner is None or isinstance(runner, WorkerRunner):
+        return _outcome.shortfall
+    _outcome.judged = True
+    if runner.state == STATE_INIT:  # no test was started (a web UI left before any): nothing was asked
+        return None
+    found = interruption(environment) or workers_lost(runner)
+    if found is None and not environment.process_exit_code:  # else an error already said why, in its own line
+        found = nothing_made(environment) or open_model_cut_short()
+    _outcome.shortfall = found
+    return found
+
+
+def interruption(environment: Environment) -> Shortfall | None:
+    runner = environment.runner
+    if _outcome.interrupted_at is None or runner is None:
+        return None
+    seconds = max(_outcome.interrupted_at - runner.stats.start_time, 0.0)
+    asked = getattr(environment.parsed_options, "run_time", None)
+    run = f"a run asked to last {asked} s" if asked else "the run"
+    line = f"interrupted (Ctrl-C) {seconds:.1f} s into {run}: its figures cover only that time"
+    return Shortfall("the run was interrupted", line, INTERRUPTED_EXIT_CODE)
+
+
+def workers_lost(runner: Any) -> Shortfall | None:
+    """Workers that failed during the test (on_test_stopping), died at its end (still connected, silent), or
+    told an exit code other than 0."""
+    if not isinstance(runner, MasterRunner):
+        return None
+    now = time.time()
+    for client_id, last in list(_outcome.heartbeats.items()):
+        node = runner.clients.get(client_id)
+        if node is not None and (node.state == STATE_MISSING or _outcome.latest - last > LAG_SECONDS
+                                 or now - last > SILENT_SECONDS):  # fmt: skip
+            worker_failed(client_id, silent(runner, last))
+    fates = dict(_outcome.failed)
+    for client_id, code in _outcome.exit_codes.items():
+        fates[client_id] = f"{fates[client_id]}; exit code {code}" if client_id in fates else f"exited with code {code}"
+    if not fates:
+        return None
+    named = [f"worker {runner.get_worker_index(client_id)} ({client_id}) {what}" for client_id, what in fates.items()]
+    return Shortfall("a worker failed", f"worker failed: {'; '.join(named)}", INCOMPLETE_EXIT_CODE)
+
+
+def nothing_made(environment: Environment) -> Shortfall | None:
+    runner = environment.runner
+    assert runner is not None
+    if runner.stats.total.num_requests:
+        return None
+    seconds = f"{max(time.time() - runner.stats.start_time, 0.0):.1f} s"
+    run = state.current_or_none()
+    if run is not None and run.preparing is not None and not run.preparing.ready():
+        why = f"seeding was still running when the run ended after {seconds}: give -t/--run-time more time"
+    elif run is not None and open_runs.open_mode(run.settings):
+        why = f"the open model sent no arrival in {seconds}"
+    elif not runner.target_user_count:
+        why = "the run was asked for 0 users (-u/--users)"
+    else:
+        why = f"{runner.target_user_count} users ran for {seconds} and sent none"
+    return Shortfall("no requests were made", f"no requests were made: {why}", NOTHING_EXIT_CODE)
+
+
+def open_model_cut_short() -> Shortfall | None:
+    """A rollout that ended before every node was done, a capacity search before its precision."""
+    run = state.current_or_none()
+    if run is None or not open_runs.open_mode(run.settings):
+        return None
+    found = open_figures.sections(run.settings)
+    for key in ("rollout", "rollout_update"):
+        if key in found and (line := open_figures.rollout_figures(found[key]).shortfall(key.replace("_", " "))):
+            return Shortfall("the rollout is incomplete", line, INCOMPLETE_EXIT_CODE)
+    search = open_figures.search()
+    if search is not None and (line := search.shortfall()):
+        return Shortfall("the capacity search was cut short", line, INCOMPLETE_EXIT_CODE)
+    return None
