@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .tools import audit, compare
+from .tools import audit, compare, options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,6 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     subcommands = parser.add_subparsers(dest="command", required=True)
     audit.add_parser(subcommands)
     compare.add_parser(subcommands)
+    options.add_parser(subcommands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -79,6 +79,11 @@ class Option:
     def env(self) -> str:
         return "LOCUST_" + self.key.upper()
 
+    @property
+    def group(self) -> str:
+        """Its purpose, from GROUPS: how `python -m registry_tasks options` lists it."""
+        return GROUP_OF[self.name]
+
 
 OPTIONS = (
     Option("fixtures-dir", "fixtures", text, "Directory of image fixtures: docker save tarballs, OCI layouts"),
@@ -180,9 +185,37 @@ OPTIONS = (
     Option("page-size", 100, positive_int, "Entries per page (n=) of tags-list and catalog walks"),
     Option("scenario", "", text, "YAML scenario file setting these values plus task and user weights"),
     Option("weights", {}, weights(TASK_NAMES), "Task weights by task name", cli=False),
-    Option("user-weights", {}, weights(USER_NAMES), "User class weights (pull, push, browse)", cli=False),
+    Option("user-weights", {}, weights(USER_NAMES), "User class weights (pull, push, browse, churn, artifact)", cli=False),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "connection and auth": (
+        "request-timeout", "registry-username", "registry-password", "docker-config", "registry-ca-file",
+        "registry-insecure",
+    ),
+    "clients and transfers": (
+        "client-profile", "client-mix", "user-agent", "upload-mode", "chunk-size", "pull-parallel", "push-parallel",
+        "verify-digests", "honor-retry-after",
+    ),
+    "images": (
+        "fixtures-dir", "synthetic-images", "synthetic-seed", "unique-layers", "platform", "image-mix", "pull-image",
+        "repository-prefix", "populate", "popularity",
+    ),
+    "what to run": (
+        "scenario", "weights", "user-weights", "pull-push-ratio", "load-shape", "page-size", "cleanup",
+    ),
+    "arrivals (open model)": (
+        "arrival-rate", "arrivals", "max-in-flight", "rollout", "rollout-update", "find-capacity", "slo",
+        "capacity-start", "capacity-step-time",
+    ),
+    "replay": ("replay", "replay-format", "replay-speed", "replay-window", "replay-clients-scale", "record"),
+    "gates and reports": (
+        "check-fail-ratio", "check-p95", "check-p99", "check-min-mbps", "summary-file", "pushed-log",
+    ),
+}  # fmt: skip
+"""Every option's purpose, in the order `python -m registry_tasks options` lists them (each option in one group)."""
+GROUP_OF = {name: group for group, members in GROUPS.items() for name in members}
 
 
 def add_arguments(parser: Any) -> None:
