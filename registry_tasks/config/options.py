@@ -185,7 +185,9 @@ OPTIONS = (
     Option("page-size", 100, positive_int, "Entries per page (n=) of tags-list and catalog walks"),
     Option("scenario", "", text, "YAML scenario file setting these values plus task and user weights"),
     Option("weights", {}, weights(TASK_NAMES), "Task weights by task name", cli=False),
-    Option("user-weights", {}, weights(USER_NAMES), "User class weights (pull, push, browse, churn, artifact)", cli=False),
+    Option(
+        "user-weights", {}, weights(USER_NAMES), "User class weights (pull, push, browse, churn, artifact)", cli=False
+    ),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 
