@@ -25,9 +25,10 @@ LOCUST_LOWEST ?= 2.32.0
 # On the lowest Locust, run what depends on Locust's version: the plugin's integration with its runners, events,
 # stats, web UI, shapes and distributed runs, and the unit tests. Left out: what runs the same on any version
 # (the client, workflows, sources, faults, integrity, real clients and profiles, replay, populate, churn,
-# uploads, artifacts, compare, port shortage, compose) and the longest timing runs of the open model: CI time.
+# uploads, artifacts, compare, port shortage, compose, the README's examples: each feature they show has its own
+# test here) and the longest timing runs of the open model: CI time.
 LOWEST_IGNORE = $(foreach name,auth client compose local_registry multiplatform port_shortage real_clients sources \
-	workflows profiles faults integrity recovery cleanup replay populate churn uploads artifacts compare,\
+	workflows profiles faults integrity recovery cleanup replay populate churn uploads artifacts compare readme,\
 	--ignore=tests/system/test_$(name).py)
 OPEN_MODEL_TESTS = tests/system/test_open_model.py
 LOWEST_DESELECT = --deselect "$(OPEN_MODEL_TESTS)::test_a_stall_shows_in_the_open_models_p99_and_hides_in_the_closed_loops" \

@@ -4,17 +4,19 @@ at the end of the run while it reports and quits as asked."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from locust import events
-from locust.runners import WorkerRunner, locust_exception_handler
+from locust.log import greenlet_exception_logger
+from locust.runners import WorkerRunner
 
 
 @events.test_start.add_listener
 def die_on_worker_1(environment: Any, **_: Any) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner) and runner.worker_index == 1:
-        runner.greenlet.spawn(broken).link_exception(locust_exception_handler(environment))
+        runner.greenlet.spawn(broken).link_exception(greenlet_exception_logger(logging.getLogger(__name__)))
 
 
 def broken() -> None:
