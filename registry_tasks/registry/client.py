@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 READ_CHUNK = 1 << 20
 MANIFEST_LIMIT = 4 << 20  # distribution refuses larger manifests
 KNOWN_BLOBS_LIMIT = 10_000  # blobs a client remembers where it saw them (for mounts), newest kept
+SETTLE_SECONDS = 5.0  # at most this long for the registry to finish a request a stop cut, before the DELETE
 
 
 @dataclass
@@ -297,8 +298,15 @@ class RegistryClient(RegistrySession):
         return response.status == 201
 
     def _cancel(self, session: UploadSession) -> None:
-        """Drop an upload we will not use, as skopeo does; not a load figure, so not reported."""
+        """Drop an upload we will not use, as skopeo does; not a load figure, so not reported. A request of the
+        session that a stop left in flight is waited for first (`Transport.settle`): requests on one upload
+        session go one after another (distribution 2.8 answers a DELETE beside a PATCH with a 500), and the
+        session's URL is the one its answer gave (distribution refuses the `_state` from before it, 404)."""
         try:
+            for answer in self.transport.settle(min(SETTLE_SECONDS, self.transport.config.network_timeout)):
+                location = answer.header("Location")
+                if answer.status == 202 and location and answer.url.split("?")[0] == session.location.split("?")[0]:
+                    session.location = urljoin(answer.url, location)
             self._on_upload("DELETE", session.repository, session.location).read(ERROR_BODY_LIMIT)
         except Exception as exc:  # best effort: the registry expires abandoned uploads itself
             log.debug("cancelling an upload failed: %s", exc)

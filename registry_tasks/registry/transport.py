@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
 import gevent.lock
+from gevent import GreenletExit
 
 from .body_sending import BYTES_LIKE, SOURCE_READ, Body, body_size, rewind, send_request
 from .connecting import Addresses, open_connection, tls_context
@@ -222,6 +224,8 @@ class Transport:
         self._defaults = {name.lower(): f"{name}: {value}\r\n" for name, value in config.default_headers.items()}
         #: bodyless requests by (method, url, headers): host key, head bytes, whether we asked to close
         self._heads: dict[tuple[object, ...], tuple[tuple[str, str, int], bytes, bool]] = {}
+        #: requests a killed greenlet left in flight (method, url, connection), our sending side shut: see `settle`
+        self._abandoned: list[tuple[str, str, _Connection]] = []
 
     def request(self, method: str, url: str, headers: Headers | None = None, body: Body = None) -> Response:
         """One exchange; a pooled connection the server closed while idle is replaced once (if the body allows)."""
@@ -262,6 +266,9 @@ class Transport:
                 if conn is None:
                     host.slots.release()
                     raise
+                if isinstance(exc, GreenletExit):
+                    self._abandon(conn, method, url)
+                    raise
                 if not reused or not isinstance(exc, STALE_ERRORS) or conn.end or not rewind(body):
                     conn.done(False)
                     raise
@@ -278,6 +285,43 @@ class Transport:
             while host.idle:
                 host.idle.pop().sock.close()
         self._hosts.clear()
+        for _, _, conn in self._abandoned:
+            conn.sock.close()
+        self._abandoned.clear()
+
+    def _abandon(self, conn: _Connection, method: str, url: str) -> None:
+        """A request left in flight by a killed greenlet: the server may be handling it still. Shut our sending
+        side (the server reads the end of what we sent and finishes) and keep the connection for `settle`."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            conn.done(False)
+            return
+        self._abandoned.append((method, url, conn))
+        conn.host.slots.release()
+
+    def settle(self, timeout: float) -> list[Response]:
+        """Wait (at most `timeout` seconds in all) until the server has finished every request left in flight by a
+        killed greenlet and closed its connection; returns the answers that came (heads only), oldest first. A
+        request sent after this is not handled beside an abandoned one: distribution 2.8 runs the DELETE of an
+        upload session beside a PATCH of it still in progress, and answers 500 when the two meet."""
+        deadline = time.monotonic() + timeout
+        answers = []
+        for method, url, conn in self._abandoned:
+            try:
+                conn.sock.settimeout(max(deadline - time.monotonic(), 1e-3))
+                if not isinstance(conn.sock, ssl.SSLSocket):  # (TLS is gone from a socket once it is shut)
+                    answer = _read_response(conn, url, method, True)
+                    answer._conn, answer._body = None, b""  # the connection is ours to close, not the answer's
+                    answers.append(answer)
+                while conn.sock.recv(RECEIVE_START):  # then the server's close
+                    conn.sock.settimeout(max(deadline - time.monotonic(), 1e-3))
+            except (OSError, ProtocolError):  # no (whole) answer, a reset, or the time is up
+                pass
+            finally:
+                conn.sock.close()
+        self._abandoned.clear()
+        return answers
 
     def _head(self, method: str, parts: SplitResult, headers: Headers, body: Body) -> tuple[bytes, bool, bool]:
         """The request head as bytes, whether the body goes chunked, and whether we asked to close."""

@@ -1,9 +1,10 @@
 """What a client's image operation looks like from the registry: request kinds, operations, signatures.
 
 `classify` names each request of a registry log (`registry_log.Request`); `segment` cuts a long log of many
-sequential image operations by one client into operations; `signature` reduces one operation to the facts that
-tell clients apart (pings, how the manifest is resolved, blob requests, upload style, connection reuse, the user
-agent's product), as a frozen, comparable `Signature` with a readable `str`.
+sequential image operations by one client into operations (by when the registry began each request, not by the
+order of the log's lines); `signature` reduces one operation to the facts that tell clients apart (pings, how the
+manifest is resolved, blob requests, upload style, connection reuse, the user agent's product), as a frozen,
+comparable `Signature` with a readable `str`.
 """
 
 from __future__ import annotations
@@ -282,14 +283,25 @@ SEGMENTERS: dict[str, Callable[[Iterable[Request]], list[list[Request]]]] = {
 }
 
 
+def in_start_order(requests: Iterable[Request]) -> list[Request]:
+    """The requests in the order the registry began them (`Request.started`; ties keep log order).
+
+    The log is in the order the registry's handlers returned, which is not the order of the client's operations:
+    a handler can return (and log) after its client has read the whole answer and begun its next operation, so
+    the last blob GET of one pull can be logged after the next pull's ping. A request the client sends after
+    another's answer always began after that one did."""
+    return sorted(requests, key=lambda request: request.started)
+
+
 def segment(requests: Iterable[Request], kind: str) -> list[list[Request]]:
-    """One client's log of sequential image operations of one kind ("push" or "pull") cut into operations:
-    pushes by repository (`split_by_repository`), pulls at each operation's first request (`split_at_starts`)."""
+    """One client's log of sequential image operations of one kind ("push" or "pull") cut into operations, in the
+    order the registry began the requests (`in_start_order`, not log order): pushes by repository
+    (`split_by_repository`), pulls at each operation's first request (`split_at_starts`)."""
     try:
         segmenter = SEGMENTERS[kind]
     except KeyError:
         raise ValueError(f"kind must be one of {sorted(SEGMENTERS)}, not {kind!r}") from None
-    return segmenter(requests)
+    return segmenter(in_start_order(requests))
 
 
 def signatures(requests: Iterable[Request], kind: str) -> list[Signature]:

@@ -4,6 +4,7 @@ records; tests/system/test_real_clients.py runs the same code on the logs of rea
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -334,6 +335,29 @@ def test_pulls_of_a_pinging_client_split_at_each_ping() -> None:
     assert [len(op) for op in operations] == [6, 6, 6]
     assert all(op[0].path == "/v2/" for op in operations)
     assert signatures(log, "pull") == [signature(docker_pull())] * 3
+
+
+def timed(request: Request, began: float, took: float) -> Request:
+    """`request` as the registry logs it when it began at `began` (seconds since the epoch) and took `took`."""
+    return dataclasses.replace(request, time=f"1970-01-01T00:00:{began + took:012.9f}Z", duration=took)
+
+
+def test_operations_are_cut_by_when_requests_began_not_by_log_order() -> None:
+    """The registry logs a request when its handler returns, which can be after the client has read the answer
+    and begun its next pull: the first pull's last blob GET is logged after the second pull's ping (seen in CI)."""
+    first = [timed(request, 1 + i * 0.01, 0.002) for i, request in enumerate(docker_pull())]
+    second = [timed(request, 2 + i * 0.01, 0.002) for i, request in enumerate(docker_pull())]
+    late = timed(first[-1], 1.05, 1.5)  # began before the second pull's ping, logged after it
+    log = [*first[:-1], second[0], late, *second[1:]]
+    assert [request.path for request in log].index("/v2/", 1) < log.index(late)
+    assert [len(op) for op in segment(log, "pull")] == [6, 6]
+    assert signatures(log, "pull") == [signature(docker_pull())] * 2
+    pushes = [*docker_push("a"), *docker_push("b")]
+    pushes = [timed(request, 1 + i * 0.01, 0.002) for i, request in enumerate(pushes)]
+    half = len(pushes) // 2
+    pushes[half - 1] = timed(pushes[half - 1], 1 + (half - 1) * 0.01, 0.05)  # the manifest PUT, logged late
+    crossed = [*pushes[: half - 1], pushes[half], pushes[half - 1], *pushes[half + 1 :]]
+    assert signatures(crossed, "push") == [signature(docker_push("x"))] * 2
 
 
 def test_pulls_of_a_client_that_does_not_ping_split_at_the_manifest_by_tag() -> None:

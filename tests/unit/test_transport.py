@@ -581,6 +581,48 @@ def test_a_fresh_connection_failing_is_not_retried(serve, transport):
     assert transport.connections_opened == 1
 
 
+def test_a_request_a_stop_left_in_flight_is_settled_before_the_next_one(serve):
+    """A greenlet killed while the server handles its request (a stop in the middle of a PATCH): `settle` waits
+    until the server has finished with it and closed, so that a DELETE of the same upload session comes after,
+    and gives the answer that came."""
+    received, finish = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def handler(peer: Peer) -> None:
+        assert peer.request() is not None
+        received.set()
+        finish.wait(TIMEOUT)  # still handling it
+        order.append("handled")
+        peer.send(answer(202, headers=("Location: /upload?_state=next",)))
+        assert peer.request() is None  # the client shut its side and sent nothing more
+
+    server = serve(handler)
+    client = Transport(TransportConfig(connect_timeout=TIMEOUT, network_timeout=TIMEOUT, concurrency=1))
+    try:
+        sender = gevent.spawn(client.request, "PATCH", server.url + "/upload", {}, b"x" * 1000)
+        deadline = time.monotonic() + TIMEOUT
+        while not received.is_set() and time.monotonic() < deadline:
+            gevent.sleep(0.01)
+        sender.kill()  # GreenletExit while it waits for the answer
+        assert isinstance(sender.value, gevent.GreenletExit)
+        settling = gevent.spawn(client.settle, TIMEOUT)
+        gevent.sleep(0.1)
+        assert not settling.dead  # the server has not finished
+        finish.set()
+        settling.join(TIMEOUT)
+        order.append("settled")
+        assert order == ["handled", "settled"]
+        (answered,) = settling.value  # the answer it was not there to read, for the session's next URL
+        assert (answered.status, answered.header("Location"), answered.url) == (
+            202, "/upload?_state=next", server.url + "/upload"
+        )  # fmt: skip
+        assert client.settle(TIMEOUT) == []  # nothing left: at once
+        assert client.request("GET", server.url).status == 202  # its slot was given back (concurrency 1)
+    finally:
+        finish.set()
+        client.close()
+
+
 def test_at_most_concurrency_connections_in_use_per_host(serve):
     def respond(request: Request) -> bytes:
         with server.lock:
