@@ -58,13 +58,25 @@ class RegistryUser(User):
         self.shared = state.current()
         self.index = self.shared.next_user()
         self.pushes = itertools.count()
-        fire = self.reporter or self.environment.events.request.fire
+        fire = self.with_user_context(self.reporter or self.environment.events.request.fire)
         self.profile = self.shared.pick_profile(self.default_profile)
         self.registry = RegistryClient(self.host or "", fire, self.shared.client_config(self.host or "", self.profile))
         self.shared.seeded.wait()
 
     def on_stop(self) -> None:
         self.registry.close()
+
+    def with_user_context(self, fire: Callable[..., None]) -> Callable[..., None]:
+        """Requests carry the user's `context()` under their own, as Locust's clients merge it (a subclass that
+        defines `context()` tags its requests; the base class's adds nothing, so no wrapper is made)."""
+        if type(self).context is User.context:
+            return fire
+
+        def fire_with_context(**event: Any) -> None:
+            event["context"] = {**self.context(), **(event.get("context") or {})}
+            fire(**event)
+
+        return fire_with_context
 
     def push_name(self) -> str:
         """Unique per push across workers, users and runs: run id, worker, user, counter."""

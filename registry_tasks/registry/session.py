@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import gevent
 import gevent.lock
@@ -75,6 +75,10 @@ class Outcome:
 
     length: int = 0
     context: dict[str, Any] = field(default_factory=dict)
+    url: str | None = None
+    """The first request's URL (credentials left out): what Locust's request event calls `url`."""
+    outer: Outcome | None = field(default=None, repr=False)
+    """The measured block this one runs in, in the same greenlet (an image-pull around its manifest-get)."""
 
 
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -108,6 +112,7 @@ class RegistrySession:
         self._base_netloc = urlsplit(self.base_url).netloc
         self._token_locks: dict[tuple[str, ...], gevent.lock.Semaphore] = {}
         self._not_before = 0.0  # monotonic time before which --honor-retry-after holds our next call back
+        self._measuring: dict[Any, Outcome] = {}  # greenlet -> the innermost measured block it runs in
 
     def close(self) -> None:
         self.transport.close()
@@ -134,6 +139,10 @@ class RegistrySession:
     ) -> Response:
         """A registry request with auth: known credentials up front; on a 401, answer the challenge and retry
         once (a cached token the registry calls invalid or short of scope is fetched anew)."""
+        outcome = self._measuring.get(gevent.getcurrent())
+        while outcome is not None and outcome.url is None:  # the innermost block, and those around it
+            outcome.url = without_credentials(url)
+            outcome = outcome.outer
         for attempt in (1, 2):
             authorization = self.auth.header(scopes)
             sent = {**headers, "Authorization": authorization} if authorization else headers
@@ -208,8 +217,11 @@ class RegistrySession:
         A Retry-After the registry sent holds the next call back (--honor-retry-after), before its timer starts.
         """
         self._wait_as_told()
-        outcome = Outcome(context=dict(context))
-        start = time.perf_counter()
+        greenlet = gevent.getcurrent()
+        outer = self._measuring.get(greenlet)
+        outcome = Outcome(context=dict(context), outer=outer)
+        self._measuring[greenlet] = outcome
+        start_time, start = time.time(), time.perf_counter()
         error: BaseException | None = None
         try:
             yield outcome
@@ -224,6 +236,11 @@ class RegistrySession:
             error = ConnectionError(_port_shortage() if shortage else f"{type(exc).__name__}: {exc}")
         except ValueError as exc:  # a JSON body that does not parse, a malformed header
             error = RegistryError(f"bad response: {exc}")
+        finally:
+            if outer is None:
+                del self._measuring[greenlet]
+            else:
+                self._measuring[greenlet] = outer
         elapsed = (time.perf_counter() - start) * 1000.0
         self.fire(
             request_type=request_type,
@@ -233,7 +250,8 @@ class RegistrySession:
             exception=None if error is None else Failure(str(error), error),
             context=outcome.context,
             response=None,
-            url=None,
+            url=outcome.url,
+            start_time=start_time,
         )
         if error is not None:
             self._note_retry_after(error)
@@ -282,6 +300,15 @@ class RegistrySession:
         link = next_link(response.header("Link"))
         answer_headers = {key.lower(): value for key, value in response.headers}
         return Answer(response.status, answer_headers, data, urljoin(target, link) if link else None)
+
+
+def without_credentials(url: str) -> str:
+    """The URL as reports may show it: no user:password@ (a host given as http://user:secret@registry)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 PORT_SHORTAGE = "EADDRNOTAVAIL: no local port left for a new connection"
