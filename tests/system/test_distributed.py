@@ -49,9 +49,13 @@ def environment(tmp_path: Path) -> dict[str, str]:
 
 
 @contextmanager
-def workers(count: int, port: int, tmp_path: Path, env: dict[str, str]) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Worker processes for a master on `port`, logging to worker<N>.log; waited for (or killed) on exit."""
-    command = locust("--worker", "--master-host", "127.0.0.1", "--master-port", str(port))
+def workers(
+    count: int, port: int, tmp_path: Path, env: dict[str, str], locustfile: list[str] | None = None
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Worker processes for a master on `port` (of `locustfile`, a command's start; by default the shipped one
+    with the counting listener), logging to worker<N>.log; waited for (or killed) on exit."""
+    start = locustfile or locust()
+    command = [*start, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
     started = []
     for number in range(count):
         with open(tmp_path / f"worker{number}.log", "wb") as log:
@@ -286,22 +290,9 @@ def test_a_master_with_tags_and_two_bare_workers(fresh_registry: LocalRegistry, 
         "--tags", "manifest-get", "catalog", "--synthetic-images", "1x4KiB", "--summary-file", str(summary),
         "--only-summary",
     ]  # fmt: skip
-    worker = [*SHIPPED, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
-    logs = [tmp_path / f"worker{number}.log" for number in range(2)]
-    started = []
-    for path in logs:
-        with open(path, "wb") as log:
-            started.append(subprocess.Popen(worker, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT))
-    try:
+    with workers(2, port, tmp_path, dict(os.environ), SHIPPED) as started:
         result = subprocess.run(master, cwd=tmp_path, capture_output=True, text=True, timeout=90)
-    finally:
-        for process in started:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    worker_output = "".join(path.read_text() for path in logs)
+    worker_output = worker_logs(tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert all(process.returncode == 0 for process in started), worker_output[-3000:]
     assert not [noise for noise in NOISE if noise in result.stderr + worker_output], worker_output[-3000:]

@@ -49,6 +49,24 @@ def summary_run(tmp_path: Path, host: str, prefix: str, *args: str, timeout: flo
     return result, json.loads(summary.read_text())
 
 
+def act_once_requests_flow(
+    command: list[str], tmp_path: Path, act: Callable[[subprocess.Popen[bytes]], None]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `command` (its --csv at tmp_path/run), `act` on it once its stats count requests, wait for its end
+    (bounded; killed otherwise); the process and its output."""
+    with open(tmp_path / "locust.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for("requests", requests_counted(tmp_path / "run"), process)
+        act(process)
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process, (tmp_path / "locust.log").read_text()
+
+
 def wait_for(what: str, ready: Callable[[], bool], process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     """Poll `ready()` until it holds; the process must still run meanwhile."""
     deadline = time.monotonic() + timeout
@@ -137,17 +155,7 @@ def test_ctrl_c_exits_130_with_the_figures_and_no_gate_judged(registry: LocalReg
         "truth/ctrl-c", "--csv", str(tmp_path / "run"), "--check-p95", "manifest-get=10000", "--summary-file",
         str(summary),
     )  # fmt: skip
-    with open(tmp_path / "locust.log", "wb") as log:
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for("requests", requests_counted(tmp_path / "run"), process)
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    output = (tmp_path / "locust.log").read_text()
+    process, output = act_once_requests_flow(command, tmp_path, lambda process: process.send_signal(signal.SIGINT))
     assert process.returncode == 130, output[-3000:]
     line = the_one_line(output)
     assert re.fullmatch(r"interrupted \(Ctrl-C\) [\d.]+ s into a run asked to last 120 s: its figures cover only "
@@ -219,19 +227,12 @@ def test_with_processes_a_killed_worker_fails_the_master(registry: LocalRegistry
     exited 0 (a killed child's status is negative, below its "Bad response code" bar)."""
     command = processes("-H", registry.url, "-u", "4", "-r", "4", "-t", "12s", "--tags", "manifest-get",
                         "--repository-prefix", "truth/processes", "--csv", str(tmp_path / "run"))  # fmt: skip
-    with open(tmp_path / "locust.log", "wb") as log:
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for("requests", requests_counted(tmp_path / "run"), process)
+    def kill_worker_1(process: subprocess.Popen[bytes]) -> None:
         children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         assert len(children) == 2, children
         os.kill(int(children[1]), signal.SIGKILL)
-        process.wait(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    output = (tmp_path / "locust.log").read_text()
+
+    process, output = act_once_requests_flow(command, tmp_path, kill_worker_1)
     assert process.returncode == 4, output[-3000:]
     workers = dict(re.findall(r"connected to the master as (worker \d+) \((\S+)\)", output))
     line = the_one_line(output)
