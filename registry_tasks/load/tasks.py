@@ -26,5 +26,8 @@ USER_NAMES = ("pull", "push", "browse", "churn", "artifact")
 """User classes by the name weights give them: pull users run PULL_TASKS, push users PUSH_TASKS; browse and churn
 users (none unless weighted, or picked with --tags) BROWSE_TASKS and CHURN_TASKS, artifact users (likewise)
 ARTIFACT_TASKS."""
+TASKS_OF = {"pull": PULL_TASKS, "push": PUSH_TASKS, "browse": BROWSE_TASKS, "churn": CHURN_TASKS,
+            "artifact": ARTIFACT_TASKS}  # fmt: skip
+"""Which kind of user runs each task (the plugin checks its classes against this)."""
 ASKED_ONLY = {"browse": BROWSE_TASKS, "churn": CHURN_TASKS, "artifact": ARTIFACT_TASKS}
 """User classes that run only when weighted, or when --tags (or task weights) pick their tasks."""

@@ -45,6 +45,18 @@ def registry_task(call: Callable[[Any], None]) -> Callable[[Any], None]:
     return run_task
 
 
+def declared_task(name: str, weight: int, headline: tuple[str, str]) -> Callable[[Callable[[Any], None]], Any]:
+    """A task of ours, declared once: its name (the --tags tag, the scenario's and --arrival-rate's key), its
+    default weight, and its headline entry; `TASKS` and `HEADLINES` are read off these."""
+
+    def declare(call: Callable[[Any], None]) -> Any:
+        wrapped: Any = tag(name)(task(weight)(registry_task(call)))
+        wrapped.registry_task_name, wrapped.headline = name, headline
+        return wrapped
+
+    return declare
+
+
 class RegistryUser(User):
     """Common start and stop: one RegistryClient per user, waiting for seeding before the first task."""
 
@@ -94,24 +106,18 @@ class RegistryPullUser(RegistryUser):
             raise StopUser()  # nothing can be pulled: preparing said why, once, in the log
         return self.shared.pick_target()
 
-    @tag(tasks.MANIFEST_GET)
-    @task(3)
-    @registry_task
+    @declared_task(tasks.MANIFEST_GET, 3, ("GET", names.MANIFEST_GET))
     def manifest_get(self) -> None:
         target = self.target()
         self.registry.get_manifest(target.repository, target.reference)
 
-    @tag(tasks.BLOB_GET)
-    @task(2)
-    @registry_task
+    @declared_task(tasks.BLOB_GET, 2, ("GET", names.BLOB_GET))
     def blob_get(self) -> None:
         target = self.target()
         blob = random.choice(target.blobs)
         self.registry.get_blob(target.repository, blob.digest, blob.size)
 
-    @tag(tasks.IMAGE_PULL)
-    @task(1)
-    @registry_task
+    @declared_task(tasks.IMAGE_PULL, 1, (names.OPERATION_METHODS[names.IMAGE_PULL], names.IMAGE_PULL))
     def image_pull(self) -> None:
         target = self.target()
         settings = self.shared.settings
@@ -123,9 +129,7 @@ class RegistryPushUser(RegistryUser):
 
     weight = 1
 
-    @tag(tasks.CHUNKED_UPLOAD)
-    @task(1)
-    @registry_task
+    @declared_task(tasks.CHUNKED_UPLOAD, 1, ("PUT", names.UPLOAD_FINISH))
     def chunked_upload(self) -> None:
         name = self.push_name()
         image = self.shared.image_for_push(name)
@@ -135,16 +139,12 @@ class RegistryPushUser(RegistryUser):
         # --upload-mode given: that shape; else Content-Range chunks, whatever the profile
         self.registry.upload_blob(repository, blob, settings.upload_mode or "chunked", settings.chunk_size)
 
-    @tag(tasks.MANIFEST_PUT)
-    @task(2)
-    @registry_task
+    @declared_task(tasks.MANIFEST_PUT, 2, ("PUT", names.MANIFEST_PUT))
     def manifest_put(self) -> None:
         image = self.shared.pick_image()
         self.registry.put_manifest(self.shared.tag_repository(image), f"put-{self.push_name()}", image.manifest)
 
-    @tag(tasks.IMAGE_PUSH)
-    @task(1)
-    @registry_task
+    @declared_task(tasks.IMAGE_PUSH, 1, (names.OPERATION_METHODS[names.IMAGE_PUSH], names.IMAGE_PUSH))
     def image_push(self) -> None:
         name = self.push_name()
         image = self.shared.image_for_push(name)
@@ -161,17 +161,13 @@ class RegistryBrowseUser(RegistryUser):
 
     weight = 1
 
-    @tag(tasks.TAGS_LIST)
-    @task(3)
-    @registry_task
+    @declared_task(tasks.TAGS_LIST, 3, (names.OPERATION_METHODS[names.TAGS_WALK], names.TAGS_WALK))
     def tags_list(self) -> None:
         if not self.shared.targets:
             raise StopUser()
         walk_tags(self.registry, self.shared.pick_target().repository, self.shared.settings.page_size)
 
-    @tag(tasks.CATALOG)
-    @task(1)
-    @registry_task
+    @declared_task(tasks.CATALOG, 1, (names.OPERATION_METHODS[names.CATALOG_WALK], names.CATALOG_WALK))
     def catalog(self) -> None:
         walk_catalog(self.registry, self.shared.settings.page_size)
 
@@ -195,18 +191,14 @@ class RegistryChurnUser(RegistryUser):
             if not self.registry.blob_exists(self.churn_repository, blob.digest):
                 self.registry.upload_blob(self.churn_repository, blob, "monolithic", blob.size or 1)
 
-    @tag(tasks.TAG_CHURN)
-    @task(3)
-    @registry_task
+    @declared_task(tasks.TAG_CHURN, 3, ("PUT", names.MANIFEST_PUT))
     def tag_churn(self) -> None:
         """Move this user's tag to the other of two manifests."""
         image = self.variants[next(self.moves) % 2]
         self.store(image)
         self.registry.put_manifest(self.churn_repository, f"churn-{self.shared.run_id}-{self.index}", image.manifest)
 
-    @tag(tasks.MANIFEST_DELETE)
-    @task(1)
-    @registry_task
+    @declared_task(tasks.MANIFEST_DELETE, 1, ("DELETE", names.MANIFEST_DELETE))
     def manifest_delete(self) -> None:
         """A manifest of its own (a config naming it), tagged, then deleted by digest."""
         name = self.push_name()
@@ -223,58 +215,18 @@ class RegistryArtifactUser(RegistryUser):
 
     weight = 1
 
-    @tag(tasks.ARTIFACT_PUSH)
-    @task(1)
-    @registry_task
+    @declared_task(tasks.ARTIFACT_PUSH, 1, (names.OPERATION_METHODS[names.ARTIFACT_PUSH], names.ARTIFACT_PUSH))
     def artifact_push(self) -> None:
         image = self.shared.pick_image()
         kind = random.choice(list(ARTIFACT_KINDS))
         subject = image.manifest.descriptor
         push_artifact(self.registry, self.shared.seed_repository(image), subject, kind, self.push_name())
 
-    @tag(tasks.REFERRERS_GET)
-    @task(3)
-    @registry_task
+    @declared_task(tasks.REFERRERS_GET, 3, ("GET", names.REFERRERS_GET))
     def referrers_get(self) -> None:
         image = self.shared.pick_image()
         wanted = random.choice([None, *(kind.artifact_type for kind in ARTIFACT_KINDS.values())])
         get_referrers(self.registry, self.shared.seed_repository(image), image.manifest.digest, wanted)
-
-
-USER_CLASSES: dict[str, type[RegistryUser]] = {
-    "pull": RegistryPullUser, "push": RegistryPushUser, "browse": RegistryBrowseUser, "churn": RegistryChurnUser,
-    "artifact": RegistryArtifactUser,
-}  # fmt: skip
-TASKS = {
-    tasks.MANIFEST_GET: (RegistryPullUser, RegistryPullUser.manifest_get),
-    tasks.BLOB_GET: (RegistryPullUser, RegistryPullUser.blob_get),
-    tasks.IMAGE_PULL: (RegistryPullUser, RegistryPullUser.image_pull),
-    tasks.CHUNKED_UPLOAD: (RegistryPushUser, RegistryPushUser.chunked_upload),
-    tasks.MANIFEST_PUT: (RegistryPushUser, RegistryPushUser.manifest_put),
-    tasks.IMAGE_PUSH: (RegistryPushUser, RegistryPushUser.image_push),
-    tasks.TAGS_LIST: (RegistryBrowseUser, RegistryBrowseUser.tags_list),
-    tasks.CATALOG: (RegistryBrowseUser, RegistryBrowseUser.catalog),
-    tasks.TAG_CHURN: (RegistryChurnUser, RegistryChurnUser.tag_churn),
-    tasks.MANIFEST_DELETE: (RegistryChurnUser, RegistryChurnUser.manifest_delete),
-    tasks.ARTIFACT_PUSH: (RegistryArtifactUser, RegistryArtifactUser.artifact_push),
-    tasks.REFERRERS_GET: (RegistryArtifactUser, RegistryArtifactUser.referrers_get),
-}
-
-HEADLINES = {
-    tasks.MANIFEST_GET: ("GET", names.MANIFEST_GET),
-    tasks.BLOB_GET: ("GET", names.BLOB_GET),
-    tasks.IMAGE_PULL: (names.OPERATION_METHODS[names.IMAGE_PULL], names.IMAGE_PULL),
-    tasks.CHUNKED_UPLOAD: ("PUT", names.UPLOAD_FINISH),
-    tasks.MANIFEST_PUT: ("PUT", names.MANIFEST_PUT),
-    tasks.IMAGE_PUSH: (names.OPERATION_METHODS[names.IMAGE_PUSH], names.IMAGE_PUSH),
-    tasks.TAGS_LIST: (names.OPERATION_METHODS[names.TAGS_WALK], names.TAGS_WALK),
-    tasks.CATALOG: (names.OPERATION_METHODS[names.CATALOG_WALK], names.CATALOG_WALK),
-    tasks.TAG_CHURN: ("PUT", names.MANIFEST_PUT),
-    tasks.MANIFEST_DELETE: ("DELETE", names.MANIFEST_DELETE),
-    tasks.ARTIFACT_PUSH: (names.OPERATION_METHODS[names.ARTIFACT_PUSH], names.ARTIFACT_PUSH),
-    tasks.REFERRERS_GET: ("GET", names.REFERRERS_GET),
-}
-"""Each task's headline entry (request type, name): what an open-model arrival of it is timed and dropped as."""
 
 
 class OpenModelUser(User):
@@ -288,5 +240,30 @@ class OpenModelUser(User):
         """Nothing: waiting is where Locust stops a user at once, so a stop is never held up here."""
 
 
-assert tuple(TASKS) == tasks.TASK_NAMES == tuple(HEADLINES) and tuple(USER_CLASSES) == tasks.USER_NAMES
+USER_CLASSES: dict[str, type[RegistryUser]] = {
+    "pull": RegistryPullUser, "push": RegistryPushUser, "browse": RegistryBrowseUser, "churn": RegistryChurnUser,
+    "artifact": RegistryArtifactUser,
+}  # fmt: skip
+"""Our user classes by the name weights give them (`tasks.USER_NAMES`)."""
 
+
+def declared_tasks() -> dict[str, tuple[type[RegistryUser], Callable[[Any], None], tuple[str, str]]]:
+    """Each task's class, function and headline entry, read off the `declared_task` decorators, in the order of
+    `tasks.TASK_NAMES`; each task must sit on the class of its kind (`tasks.TASKS_OF`)."""
+    found = {
+        function.registry_task_name: (user_class, function, function.headline)
+        for user_class in USER_CLASSES.values()
+        for function in vars(user_class).values()
+        if hasattr(function, "registry_task_name")
+    }
+    assert tuple(USER_CLASSES) == tasks.USER_NAMES and set(found) == set(tasks.TASK_NAMES), sorted(found)
+    for user, names_of_kind in tasks.TASKS_OF.items():
+        assert all(found[name][0] is USER_CLASSES[user] for name in names_of_kind), user
+    return {name: found[name] for name in tasks.TASK_NAMES}
+
+
+DECLARED = declared_tasks()
+TASKS = {name: (user_class, function) for name, (user_class, function, _) in DECLARED.items()}
+"""Each task's class and function (the open model runs one per arrival)."""
+HEADLINES = {name: headline for name, (_, _, headline) in DECLARED.items()}
+"""Each task's headline entry (request type, name): what an open-model arrival of it is timed and dropped as."""
