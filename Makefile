@@ -37,7 +37,7 @@ LOWEST_DESELECT = --deselect "$(OPEN_MODEL_TESTS)::test_a_stall_shows_in_the_ope
 	--deselect "$(OPEN_MODEL_TESTS)::test_a_load_shape_shapes_the_rate"
 VENV_LOWEST ?= .venv-lowest
 
-.PHONY: venv ensure-registry-binary test test-lowest lint typecheck run clean
+.PHONY: venv ensure-registry-binary test test-lowest lint typecheck docs run clean
 
 venv: $(STAMP)
 
@@ -60,7 +60,7 @@ ensure-registry-binary:
 	  fi; \
 	fi
 
-test: venv ensure-registry-binary lint typecheck
+test: venv ensure-registry-binary lint typecheck docs
 	$(PY) -m pytest -q
 
 # The same tests on the lowest supported Locust, in a venv of its own (less test_real_clients.py, which measures
@@ -76,6 +76,11 @@ lint: venv
 
 typecheck: venv
 	$(PY) -m mypy
+
+# The docs site (mkdocs.yml: docs/ into site/), strict: a dead link or anchor, or a page out of the nav, fails it.
+# docs/options.md is generated (`python -m registry_tasks options --markdown`); a unit test holds it to the options.
+docs: venv
+	$(PY) -m mkdocs build --strict --site-dir site
 
 # Starts a registry (Docker's registry:2 when an engine answers, else the local binary), runs Locust against it
 # and always stops that registry again, also when Locust fails or is interrupted.
@@ -95,7 +100,7 @@ run: venv ensure-registry-binary
 
 clean:
 	-[[ ! -f $(RUN_DIR)/pid || ! -x $(PY) ]] || $(PY) -m registry_tasks.tools.local_registry stop --state-dir $(RUN_DIR)
-	rm -rf $(VENV) $(VENV_LOWEST) reports .run *.egg-info
+	rm -rf $(VENV) $(VENV_LOWEST) reports .run site *.egg-info
 
 # What the load generator itself costs per request and per GB: a naive HttpUser locustfile, a raw FastHttpUser one
 # and our users, one after another on one local registry (bench/run.py). `make bench BENCH_ARGS=--quick` takes

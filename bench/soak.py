@@ -4,7 +4,7 @@ One headless locust runs every task against a local reference registry (or `--ho
 inside it (bench/soak_probe.py) samples RSS and live greenlets every `--every` seconds. After a warm-up (a
 fifth of the run, at least 30 s), the first and the last window of samples are compared. The soak holds when
 RSS drifts under 10%, the greenlet count does not grow, and no request failed or raised. Prints the result
-as a Markdown table (README "Soak") and writes JSON; exits 1 when the soak does not hold.
+as a Markdown table (docs/soak.md) and writes JSON; exits 1 when the soak does not hold.
 """
 
 from __future__ import annotations

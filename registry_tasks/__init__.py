@@ -36,20 +36,22 @@ _EXPORTS = {
     ),
     "registry_tasks.image": ("Blob", "Descriptor", "Image", "ImageError", "Platform", "UniqueImageTemplate"),
     "registry_tasks.config": ("Settings", "SettingsError"),
+    "registry_tasks.errors": ("RegistryTasksError",),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, exported in _EXPORTS.items() for name in exported}
 __all__ = [
     "Blob", "ClientConfig", "Descriptor", "DigestMismatch", "FixtureError", "Image", "ImageError", "Platform",
     "PullTarget", "RegistryArtifactUser", "RegistryBrowseUser", "RegistryChurnUser", "RegistryClient",
-    "RegistryError", "RegistryPullUser", "RegistryPushUser", "RegistryRun", "RegistryUser", "RequestFailed",
-    "Settings", "SettingsError", "UniqueImageTemplate", "image_exists", "load_docker_save", "load_fixtures",
-    "load_oci_layout", "mount_image", "names", "pull_image", "push_image", "registry_task", "resolve_target",
-    "synthetic_image"
+    "RegistryError", "RegistryPullUser", "RegistryPushUser", "RegistryRun", "RegistryTasksError", "RegistryUser",
+    "RequestFailed", "Settings", "SettingsError", "UniqueImageTemplate", "image_exists", "load_docker_save",
+    "load_fixtures", "load_oci_layout", "mount_image", "names", "pull_image", "push_image", "registry_task",
+    "resolve_target", "synthetic_image"
 ]  # fmt: skip  # fmt: skip  # fmt: skip
 assert sorted(_MODULE_OF) == __all__
 
 if TYPE_CHECKING:
     from .config import Settings, SettingsError
+    from .errors import RegistryTasksError
     from .image import Blob, Descriptor, Image, ImageError, Platform, UniqueImageTemplate
     from .plugin import (
         RegistryBrowseUser,

@@ -61,7 +61,8 @@ MBPS_LIMITS = entry_limits("MB/s", GATE_ENTRIES)
 
 @dataclass(frozen=True)
 class Option:
-    """One setting: its flag, default, parser, help; `cli` False for scenario-only keys."""
+    """One setting: its flag, default, parser, help; `cli` False for scenario-only keys. `metavar` names its value in
+    listings; `doc` is its fuller text on the options page (docs/options.md, markdown), when the help is not all."""
 
     name: str
     default: Any
@@ -70,6 +71,8 @@ class Option:
     choices: tuple[str, ...] | None = None
     cli: bool = True
     secret: bool = False
+    metavar: str = ""
+    doc: str = ""
 
     @property
     def key(self) -> str:
@@ -86,109 +89,256 @@ class Option:
 
 
 OPTIONS = (
-    Option("fixtures-dir", "fixtures", text, "Directory of image fixtures: docker save tarballs, OCI layouts"),
-    Option("synthetic-images", "", text, "Use synthetic images instead of fixtures, e.g. '3x10MiB 1x50MiB'"),
-    Option("synthetic-seed", 0, seed, "Seed of synthetic image bytes (same seed, same bytes everywhere)"),
-    Option("chunk-size", "5MiB", positive_size, "Bytes per PATCH in chunked uploads (e.g. 5MiB)"),
     Option(
-        "client-profile",
-        "",
-        client_profile,
-        "Real client whose requests users send (empty: docker, and containerd for --rollout)",
-        ("", *PROFILE_NAMES),
+        "fixtures-dir", "fixtures", text, "Directory of image fixtures: docker save tarballs, OCI layouts",
+        metavar="DIR", doc="docker save tarballs and OCI layouts directly inside DIR are the images; none -> built-in "
+        "synthetic image `2x1MiB,1x256KiB` (see [Fixtures](fixtures.md))",
     ),
-    Option("client-mix", [], client_mix, "Fleet of clients as PROFILE=SHARE, e.g. containerd=80,docker=20"),
-    Option("user-agent", "", text, "User-Agent instead of the client profile's (which ends in registry-tasks/V)"),
-    Option("upload-mode", "", upload_mode, "Blob upload shape in image-push (empty: the profile's)", UPLOAD_CHOICES),
-    Option("verify-digests", True, boolean, "Hash every downloaded blob and manifest against its digest"),
-    Option("repository-prefix", "loadtest", repository_prefix, "Repository namespace for seeded and pushed images"),
-    Option("pull-parallel", 0, count_or_profile, "Layers downloaded at once per image-pull (0: the profile's)"),
-    Option("push-parallel", 0, count_or_profile, "Blobs uploaded at once per image-push (0: the profile's)"),
-    Option("unique-layers", False, boolean, "Make every pushed image's layers new bytes, so nothing deduplicates"),
-    Option("platform", "linux/amd64", platform, "Platform chosen from manifest lists and OCI indexes"),
-    Option("request-timeout", 120, positive_int, "Seconds a request may wait for the registry (connect and read)"),
-    Option("registry-username", "", text, "Registry user (Basic, or for the token server)"),
-    Option("registry-password", "", text, "Registry password; workers may read it from their own env", secret=True),
-    Option("docker-config", "~/.docker/config.json", text, "docker config.json whose auths entry gives credentials"),
-    Option("registry-ca-file", "", existing_file, "PEM bundle of the CA that signed the registry's certificate"),
-    Option("registry-insecure", False, boolean, "Do not verify the registry's TLS certificate (warns)"),
-    Option("pull-image", [], image_references, "Pull this existing repository:tag instead of seeding (repeatable)"),
-    Option("check-fail-ratio", "", ratio, "Gate: fail the run (exit 3) when more than this ratio of requests failed"),
-    Option("check-p95", [], MS_LIMITS, "Gate: ENTRY=MS, fail the run when ENTRY's 95th percentile is above"),
-    Option("check-p99", [], MS_LIMITS, "Gate: ENTRY=MS, fail the run when ENTRY's 99th percentile is above"),
-    Option("check-min-mbps", [], MBPS_LIMITS, "Gate: ENTRY=X, fail the run when ENTRY moved under X MB/s"),
-    Option("summary-file", "", text, "Write a JSON summary (per-entry figures, gate results) here at the end"),
-    Option("cleanup", False, boolean, "At test stop, delete the images this test's image-push stored"),
-    Option("honor-retry-after", False, boolean, "After a 429/503 with Retry-After, that user waits as told"),
-    Option("pushed-log", "", writable_file, "Append one JSON line per successful image-push here (for `audit`)"),
-    Option("load-shape", "", load_shape, "ramp[:UP%], step[:N] or spike[:BASE%] over -t, peaking at -u users"),
-    Option("pull-push-ratio", "", shares(2), "Shares of pull and push users, e.g. 75/25 (as user-weights)"),
-    Option("image-mix", "", shares(), "Shares of the images in their order, e.g. 20/70/10 for 3 synthetic images"),
     Option(
-        "arrival-rate",
-        [],
-        arrival_rates(TASK_NAMES),
+        "synthetic-images", "", text, "Use synthetic images instead of fixtures, e.g. '3x10MiB 1x50MiB'",
+        metavar="SPECS", doc="use synthetic images instead, e.g. `\"3x10MiB 1x50MiB\"` (one image per space-separated "
+        "spec)",
+    ),
+    Option(
+        "synthetic-seed", 0, seed, "Seed of synthetic image bytes (same seed, same bytes everywhere)", metavar="N",
+        doc="same seed, byte-identical images in every process",
+    ),
+    Option(
+        "chunk-size", "5MiB", positive_size, "Bytes per PATCH in chunked uploads (e.g. 5MiB)", metavar="SIZE",
+        doc="bytes per PATCH of a chunked upload: the `chunked-upload` task, and image-push with `--upload-mode "
+        "chunked` (the client profiles' own pushes send one PATCH or none per blob)",
+    ),
+    Option(
+        "client-profile", "", client_profile,
+        "Real client whose requests users send (empty: docker, and containerd for --rollout)", ("", *PROFILE_NAMES),
+        metavar="NAME", doc="the real client users send as (see [Client profiles](client-profiles.md)); empty: "
+        "`docker`, and `containerd` for `--rollout`",
+    ),
+    Option(
+        "client-mix", [], client_mix, "Fleet of clients as PROFILE=SHARE, e.g. containerd=80,docker=20",
+        metavar="P=N,...", doc="a fleet: each user is a client drawn in these shares, e.g. `containerd=80,docker=20` "
+        "(scenario `client-mix:`, a mapping)",
+    ),
+    Option(
+        "user-agent", "", text, "User-Agent instead of the client profile's (which ends in registry-tasks/V)",
+        metavar="TEXT", doc="User-Agent instead of the profile's (which is the client's own, ending in "
+        "`(registry-tasks/0.1.0)`)",
+    ),
+    Option(
+        "upload-mode", "", upload_mode, "Blob upload shape in image-push (empty: the profile's)", UPLOAD_CHOICES,
+        metavar="MODE", doc="image-push blob uploads (empty: the profile's): `chunked` (PATCH per chunk with "
+        "Content-Range), `stream` (one PATCH with Content-Length, skopeo), `stream-encoded` (one PATCH in chunked "
+        "transfer encoding, docker), `monolithic` (PUT with the body, containerd)",
+    ),
+    Option(
+        "verify-digests", True, boolean, "Hash every downloaded blob and manifest against its digest",
+        doc="hash downloads against their digests (a mismatch is a failure)",
+    ),
+    Option(
+        "repository-prefix", "loadtest", repository_prefix, "Repository namespace for seeded and pushed images",
+        metavar="P", doc="namespace of seeded and pushed repositories",
+    ),
+    Option(
+        "pull-parallel", 0, count_or_profile, "Layers downloaded at once per image-pull (0: the profile's)",
+        metavar="N", doc="layers downloaded at once per image-pull; `0`: the profile's (docker 3, containerd 3, "
+        "skopeo 6)",
+    ),
+    Option(
+        "push-parallel", 0, count_or_profile, "Blobs uploaded at once per image-push (0: the profile's)",
+        metavar="N", doc="blobs uploaded at once per image-push; `0`: the profile's (docker 5, containerd 3, skopeo 6)",
+    ),
+    Option(
+        "unique-layers", False, boolean, "Make every pushed image's layers new bytes, so nothing deduplicates",
+        doc="every pushed image gets new layer bytes (a small unique tail; see [Fixtures](fixtures.md)), so the "
+        "registry cannot deduplicate",
+    ),
+    Option(
+        "platform", "linux/amd64", platform, "Platform chosen from manifest lists and OCI indexes",
+        metavar="OS/ARCH[/VARIANT]", doc="child chosen from manifest lists / OCI indexes",
+    ),
+    Option(
+        "request-timeout", 120, positive_int, "Seconds a request may wait for the registry (connect and read)",
+        metavar="S", doc="connect (at most 10 s) and read timeout, in seconds",
+    ),
+    Option(
+        "registry-username", "", text, "Registry user (Basic, or for the token server)", metavar="U",
+        doc="user for Basic auth or the token server",
+    ),
+    Option(
+        "registry-password", "", text, "Registry password; workers may read it from their own env", secret=True,
+        metavar="P", doc="its password (secret: kept out of the web UI page, where a blank field keeps the one given "
+        "at start; workers may read it from their own env)",
+    ),
+    Option(
+        "docker-config", "~/.docker/config.json", text, "docker config.json whose auths entry gives credentials",
+        metavar="FILE", doc="credentials from its `auths` entry for the host, when no username/password is given",
+    ),
+    Option(
+        "registry-ca-file", "", existing_file, "PEM bundle of the CA that signed the registry's certificate",
+        metavar="PEM", doc="CA bundle for a registry with a private CA",
+    ),
+    Option(
+        "registry-insecure", False, boolean, "Do not verify the registry's TLS certificate (warns)",
+        doc="skip TLS verification (the log warns)",
+    ),
+    Option(
+        "pull-image", [], image_references, "Pull this existing repository:tag instead of seeding (repeatable)",
+        metavar="REF", doc="pull `repo:tag` / `repo@digest` already in the registry instead of seeding (repeatable)",
+    ),
+    Option(
+        "check-fail-ratio", "", ratio, "Gate: fail the run (exit 3) when more than this ratio of requests failed",
+        metavar="R", doc="gate: the run fails (exit 3) when more than R (0..1) of all requests failed",
+    ),
+    Option(
+        "check-p95", [], MS_LIMITS, "Gate: ENTRY=MS, fail the run when ENTRY's 95th percentile is above",
+        metavar="ENTRY=MS", doc="gate: ENTRY's 95th percentile must stay at or under MS (repeatable, or `a=1,b=2`)",
+    ),
+    Option(
+        "check-p99", [], MS_LIMITS, "Gate: ENTRY=MS, fail the run when ENTRY's 99th percentile is above",
+        metavar="ENTRY=MS", doc="gate: the same for the 99th percentile",
+    ),
+    Option(
+        "check-min-mbps", [], MBPS_LIMITS, "Gate: ENTRY=X, fail the run when ENTRY moved under X MB/s",
+        metavar="ENTRY=X", doc="gate: ENTRY must move at least X MB/s (repeatable)",
+    ),
+    Option(
+        "summary-file", "", text, "Write a JSON summary (per-entry figures, gate results) here at the end",
+        metavar="PATH", doc="JSON for CI: per-entry figures and every gate's result",
+    ),
+    Option(
+        "cleanup", False, boolean, "At test stop, delete the images this test's image-push stored",
+        doc="at test stop, delete the images image-push stored (as `manifest-delete` requests; see "
+        "[Cleanup](cleanup.md))",
+    ),
+    Option(
+        "honor-retry-after", False, boolean, "After a 429/503 with Retry-After, that user waits as told",
+        doc="after a 429 (or 503) with `Retry-After`, that user waits as told (at most 300 s) before its next "
+        "request; the 429 still counts as a failure",
+    ),
+    Option(
+        "pushed-log", "", writable_file, "Append one JSON line per successful image-push here (for `audit`)",
+        metavar="FILE", doc="append one JSON line `{\"repository\", \"tag\", \"digest\"}` per successful image-push, "
+        "for `python -m registry_tasks audit`",
+    ),
+    Option(
+        "load-shape", "", load_shape, "ramp[:UP%], step[:N] or spike[:BASE%] over -t, peaking at -u users",
+        metavar="SHAPE", doc="`ramp[:UP%]`, `step[:N]` or `spike[:BASE%]` over `-t`, peaking at `-u` users (see "
+        "[Load shapes and mixes](load-shapes.md))",
+    ),
+    Option(
+        "pull-push-ratio", "", shares(2), "Shares of pull and push users, e.g. 75/25 (as user-weights)",
+        metavar="P/Q", doc="shares of pull and push users, e.g. `75/25` (the scenario's `user-weights`, from the "
+        "command line)",
+    ),
+    Option(
+        "image-mix", "", shares(), "Shares of the images in their order, e.g. 20/70/10 for 3 synthetic images",
+        metavar="A/B/...", doc="shares of the images in their order, e.g. `20/70/10` over `--synthetic-images "
+        "\"1x1MiB 3x10MiB 1x200MiB\"`",
+    ),
+    Option(
+        "arrival-rate", [], arrival_rates(TASK_NAMES),
         "Open model: TASK=R/s (or R/m) arrivals, e.g. "
         "manifest-get=80/s; each runs the task once on a pooled client, whatever the registry does",
+        metavar="TASK=R/s", doc="open model: TASK arrivals per second (or `R/m` per minute), repeatable or "
+        "`a=1/s,b=2/s` (scenario `arrival-rate:`); see [Arrival rates, rollouts, capacity](open-model.md)",
     ),
-    Option("arrivals", "poisson", arrival_process, "How arrivals are spaced: poisson or constant", ARRIVAL_PROCESSES),
     Option(
-        "max-in-flight",
-        1000,
-        positive_int,
+        "arrivals", "poisson", arrival_process, "How arrivals are spaced: poisson or constant", ARRIVAL_PROCESSES,
+        metavar="PROCESS", doc="how arrivals are spaced: exponential gaps (`poisson`: independent clients) or even "
+        "ones (`constant`)",
+    ),
+    Option(
+        "max-in-flight", 1000, positive_int,
         "Open model: arrivals at once per process; beyond it one is dropped (a 'dropped:' failure of its task)",
+        metavar="N", doc="arrivals running at once per process; the next is not sent but counted as a `dropped:` "
+        "failure of its task",
     ),
     Option(
-        "rollout",
-        "",
-        rollout,
+        "rollout", "", rollout,
         "Rollout storm: NODES[@WINDOW] nodes each pull the image once, starting evenly "
         "over WINDOW (e.g. 2000@60s; default all at once); the run ends when all are done",
+        metavar="NODES[@WINDOW]", doc="a rollout storm: NODES nodes each pull the image once, starting evenly over "
+        "WINDOW (`60s`, `2m`; default all at once); the run ends when all are done",
     ),
     Option(
-        "rollout-update",
-        False,
-        boolean,
-        "After --rollout, roll the same nodes to a second image sharing the base layers",
+        "rollout-update", False, boolean, "After --rollout, roll the same nodes to a second image sharing the base "
+        "layers", doc="then roll the same nodes to an update of the image (same base layers, one new layer)",
     ),
     Option(
-        "find-capacity",
-        "",
-        task_entry(TASK_NAMES),
+        "find-capacity", "", task_entry(TASK_NAMES),
         "Capacity search: raise this task's arrival rate until --slo breaks; report the highest rate that held",
+        metavar="TASK", doc="capacity search: raise TASK's arrival rate until `--slo` breaks; report the highest rate "
+        "that held",
     ),
-    Option("slo", "", slo, "SLO of --find-capacity: p95=MS[,p99=MS][,fail=RATIO]"),
-    Option("capacity-start", "10/s", rate, "First rate of --find-capacity (x1.5 per step, then bisection to 5%)"),
-    Option("capacity-step-time", 30.0, positive_seconds, "Seconds of each --find-capacity step"),
     Option(
-        "replay",
-        [],
-        existing_files,
+        "slo", "", slo, "SLO of --find-capacity: p95=MS[,p99=MS][,fail=RATIO]", metavar="p95=MS[,p99=MS][,fail=R]",
+        doc="the search's SLO (also `p50=`)",
+    ),
+    Option(
+        "capacity-start", "10/s", rate, "First rate of --find-capacity (x1.5 per step, then bisection to 5%)",
+        metavar="RATE", doc="the search's first rate (x1.5 per step, then bisection to 5%)",
+    ),
+    Option(
+        "capacity-step-time", 30.0, positive_seconds, "Seconds of each --find-capacity step", metavar="S",
+        doc="seconds per step",
+    ),
+    Option(
+        "replay", [], existing_files,
         "Replay this trace (IBM registry trace or distribution log; repeatable): "
         "each recorded request due at its recorded time",
+        metavar="FILE", doc="replay a recorded workload (IBM trace, registry log, `--record` file; repeatable), each "
+        "request due at its recorded time; see [Replaying real workloads](replay.md)",
     ),
-    Option("replay-format", "", trace_format, "Format of --replay files (empty: detected)", ("", *TRACE_FORMATS)),
-    Option("replay-speed", "1", speed, "Replay at this multiple of the recorded pace, or max"),
-    Option("replay-window", "", window, "START:END seconds of the trace to replay (from its first record)"),
-    Option("replay-clients-scale", 1, positive_int, "Each recorded client becomes this many clients, offset in time"),
-    Option("record", "", writable_file, "Write this run's requests as JSON lines, replayable with --replay"),
     Option(
-        "populate",
-        "",
-        populate,
+        "replay-format", "", trace_format, "Format of --replay files (empty: detected)", ("", *TRACE_FORMATS),
+        metavar="F", doc="the format of the `--replay` files (empty: detected from how each file starts)",
+    ),
+    Option(
+        "replay-speed", "1", speed, "Replay at this multiple of the recorded pace, or max", metavar="X",
+        doc="multiple of the recorded pace, or `max`",
+    ),
+    Option(
+        "replay-window", "", window, "START:END seconds of the trace to replay (from its first record)",
+        metavar="START:END", doc="the slice to replay, seconds from the first record (`:600`, `3600:`; empty: the "
+        "whole trace)",
+    ),
+    Option(
+        "replay-clients-scale", 1, positive_int, "Each recorded client becomes this many clients, offset in time",
+        metavar="K", doc="each recorded client becomes K clients, offset in time",
+    ),
+    Option(
+        "record", "", writable_file, "Write this run's requests as JSON lines, replayable with --replay",
+        metavar="FILE", doc="append this run's requests as JSON lines that `--replay` reads",
+    ),
+    Option(
+        "populate", "", populate,
         "Before the load, fill REPOSxTAGS repositories of small images (e.g. 500x20) "
         "under <prefix>/pop-<i>; pulls draw from them",
+        metavar="REPOSxTAGS", doc="fill `<prefix>/pop-<i>` before the load; pulls draw from them (see [The registry "
+        "as it lives](registry-as-it-lives.md))",
     ),
     Option(
-        "popularity", "uniform", popularity, "Which image a pull takes: uniform, or zipf:S (a few hot repositories)"
+        "popularity", "uniform", popularity, "Which image a pull takes: uniform, or zipf:S (a few hot repositories)",
+        metavar="P", doc="`uniform` or `zipf:S`: which image a pull takes",
     ),
-    Option("page-size", 100, positive_int, "Entries per page (n=) of tags-list and catalog walks"),
-    Option("scenario", "", text, "YAML scenario file setting these values plus task and user weights"),
-    Option("weights", {}, weights(TASK_NAMES), "Task weights by task name", cli=False),
     Option(
-        "user-weights", {}, weights(USER_NAMES), "User class weights (pull, push, browse, churn, artifact)", cli=False
+        "page-size", 100, positive_int, "Entries per page (n=) of tags-list and catalog walks", metavar="N",
+        doc="entries per page (`n=`) of tags-list and catalog walks",
     ),
-)
+    Option(
+        "scenario", "", text, "YAML scenario file setting these values plus task and user weights", metavar="FILE",
+        doc="YAML file with the same settings plus weights (see [Scenario files](scenarios.md))",
+    ),
+    Option(
+        "weights", {}, weights(TASK_NAMES), "Task weights by task name", cli=False,
+        doc="task weights, a mapping of task name to weight; a task weighted 0 (or left out) does not run",
+    ),
+    Option(
+        "user-weights", {}, weights(USER_NAMES), "User class weights (pull, push, browse, churn, artifact)", cli=False,
+        doc="user class weights, e.g. `{pull: 3, push: 1}` (`pull`, `push`, `browse`, `churn`, `artifact`); "
+        "`--pull-push-ratio` says the same of pull and push from the command line",
+    ),
+)  # fmt: skip
 _BY_KEY = {option.key: option for option in OPTIONS}
 
 GROUPS: dict[str, tuple[str, ...]] = {

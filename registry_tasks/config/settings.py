@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ..errors import RegistryTasksError
 from ..image import Platform
 from ..load import Shape
 from ..load.capacity import Slo
@@ -24,7 +25,7 @@ from .options import _BY_KEY, OPTIONS
 MIB = 1 << 20
 
 
-class SettingsError(ValueError):
+class SettingsError(RegistryTasksError, ValueError):
     """A bad option or scenario value; the message names the option or key and the file."""
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from ..errors import RegistryTasksError
 
-class ImageError(ValueError):
+
+class ImageError(RegistryTasksError, ValueError):
     """A fixture or manifest that cannot be used; the message names the file or field."""
 
 

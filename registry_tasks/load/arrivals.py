@@ -14,7 +14,15 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..errors import RegistryTasksError
+
 ARRIVAL_PROCESSES = ("poisson", "constant")
+
+
+class Dropped(RegistryTasksError):
+    """An arrival not sent: --max-in-flight arrivals were already in flight (reported as its task's failure)."""
+
+
 RECHECK_SECONDS = 0.1
 """While an entry's rate is 0 (a shape at 0, a worker not yet given its share), look again this often."""
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(?:/\s*(s|m))?\s*$")

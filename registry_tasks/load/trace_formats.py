@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TextIO
 
+from ..errors import RegistryTasksError
+
 CHUNK_SIZE = 1 << 20
 """Characters an IBM trace is read by: memory holds about two chunks and one record, whatever the file's size."""
 MAX_RECORD = 4 << 20
@@ -27,7 +29,7 @@ _BETWEEN = re.compile(r"[ \t\n\r,]*")
 _STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|"|[{}\[\]]', re.DOTALL)
 
 
-class TraceError(ValueError):
+class TraceError(RegistryTasksError, ValueError):
     """One line naming the file and the record (line N or index N) and what is wrong."""
 
 

@@ -26,6 +26,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 
 from ..load import ArrivalSchedule, Histogram, tasks
+from ..load.arrivals import Dropped
 from ..registry.errors import Failure
 from .users import HEADLINES, TASKS, RegistryUser
 
@@ -195,7 +196,8 @@ class Arrivals:
             "name": name,
             "response_time": 0.0,
             "response_length": 0,
-            "exception": Failure(f"dropped: {self.max_in_flight} arrivals were already in flight (--max-in-flight)"),
+            "exception": Failure(f"dropped: {self.max_in_flight} arrivals were already in flight (--max-in-flight)",
+                                 Dropped()),
             "context": {},
         }
         if sink is not None:

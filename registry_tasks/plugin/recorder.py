@@ -18,6 +18,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from ..load.arrivals import Dropped
 from ..registry import names
 from .open_model import status_of
 
@@ -45,7 +46,7 @@ def uri(name: str, context: dict[str, Any]) -> str:
 def line(event: dict[str, Any], client: str, now: float) -> bytes | None:
     """The JSON line of one request event, or None when it is not a request the registry saw."""
     name, exception = event["name"], event.get("exception")
-    if name in NOT_REQUESTS or (exception is not None and str(exception).startswith("dropped:")):
+    if name in NOT_REQUESTS or isinstance(getattr(exception, "cause", None), Dropped):  # never sent
         return None
     status = SUCCESS_STATUS.get(name, 200) if exception is None else (status_of(exception) or 0)
     record = {

@@ -15,6 +15,7 @@ from ..image import Image
 from ..registry import (
     PullTarget,
     RegistryClient,
+    RegistryError,
     RequestFailed,
     image_exists,
     log_request,
@@ -70,7 +71,7 @@ def resolve_targets(client: RegistryClient, run: RegistryRun) -> list[PullTarget
     for reference in run.settings.pull_image:
         try:
             targets.append(resolve_target(client, reference, run.settings.platform))
-        except RequestFailed as exc:
+        except (RequestFailed, RegistryError) as exc:  # not there, or not an image we can pull (no such platform)
             missing.append(f"{reference} ({exc})")
     if missing:
         count = f"{len(missing)} of {len(run.settings.pull_image)}"

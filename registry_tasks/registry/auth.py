@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from ..errors import RegistryTasksError
+
 DEFAULT_TOKEN_LIFETIME = 60
 #: A token is renewed when less than this share of its lifetime is left, so none expires in flight.
 RENEW_SHARE = 0.1
@@ -24,7 +26,7 @@ _PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*
 _SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9_.-]*)(?:\s+|$)")
 
 
-class AuthError(ValueError):
+class AuthError(RegistryTasksError, ValueError):
     """Unusable credentials or token answer; the message names the source, never the secret."""
 
 

@@ -4,13 +4,14 @@ uploads cost the kernel's copy and nothing in Python."""
 
 from __future__ import annotations
 
-import errno
 import os
 import socket
 import ssl
 from typing import Protocol
 
 import gevent.socket
+
+from ..image import ImageError
 
 SMALL_BODY = 64 << 10  # a bytes body up to this size goes out in the same write as the request head
 SOURCE_READ = 1 << 20  # what we ask a BodySource for at a time
@@ -82,8 +83,8 @@ def _sendfile(sock: socket.socket, fd: int, offset: int, count: int) -> None:
         except BlockingIOError:
             gevent.socket.wait_write(out, timeout=timeout, timeout_exc=TimeoutError("timed out"))
             continue
-        if not sent:
-            raise OSError(errno.EIO, "file ended before the bytes to send (truncated?)")
+        if not sent:  # our fixture's file, cut since it was read: not the network's failure, nor the registry's
+            raise ImageError("file ended before the bytes to send (truncated?)")
         offset += sent
         count -= sent
 

@@ -79,7 +79,7 @@ def delete_pushed(client: RegistryClient, pushed: list[tuple[str, str]], paralle
                     client.delete_manifest(repository, digest)
                     deleted += 1
             except RequestFailed as exc:
-                if str(exc).startswith("405"):
+                if exc.status == 405:  # Method Not Allowed: deletes are off
                     refused.append(str(exc))
 
     repositories = list(by_repository)

@@ -8,7 +8,6 @@ decide what to pull or push.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +25,8 @@ from ..image import (
 )
 from . import names
 from .auth import scope_for
-from .errors import DigestMismatch, RegistryError, RequestFailed, error_message, retry_after_seconds
+from .connecting import join_url
+from .errors import LOST_BLOB_CODES, DigestMismatch, RegistryError, RequestFailed, json_object
 from .profiles import CHUNKED, MONOLITHIC, POOL_PER_OPERATION, STREAM, STREAM_ENCODED
 from .session import ERROR_BODY_LIMIT, ClientConfig, Outcome, RegistrySession, RequestHook, next_link
 from .transport import Response
@@ -112,9 +112,8 @@ class RegistryClient(RegistrySession):
                 response = self._send("GET", url, {})
                 body = response.read(ERROR_BODY_LIMIT)
         except RequestFailed as failure:
-            cause = failure.__cause__
-            if isinstance(cause, RegistryError) and str(cause).startswith("401"):
-                return f"{url} answered 401: the registry refused the credentials ({cause})"
+            if failure.status == 401:  # its challenge or its token server refused us
+                return f"{url} answered 401: the registry refused the credentials ({failure})"
             return f"{url}: {failure} (is the registry running there?)"
         api = response.header("Docker-Distribution-API-Version")
         if response.status == 200 and (api or body.strip().startswith(b"{")):
@@ -154,11 +153,9 @@ class RegistryClient(RegistrySession):
         self._expect(response, 200)
         data = response.read(ERROR_BODY_LIMIT * 16)
         outcome.length = len(data)
-        document = json.loads(data or b"{}")
-        if not isinstance(document, dict):
-            raise RegistryError("bad response: a listing that is not a JSON object")
+        document = json_object(data or b"{}", response.status, "a listing")
         link = next_link(response.header("Link"))
-        return document, urljoin(url, link) if link else None
+        return document, join_url(url, link) if link else None
 
     # --- manifests -------------------------------------------------------------------------------
 
@@ -217,12 +214,12 @@ class RegistryClient(RegistrySession):
         """A manifest PUT refused: a blob this client uploaded there with success, now "unknown", is a registry
         consistency bug (Quay's soak saw it within a second of deletion cycles) and gets a message of its own."""
         body = response.read(ERROR_BODY_LIMIT)
-        text = body.decode("utf-8", "replace")
+        error = RegistryError.of_answer(response.status, body, response.header("Retry-After"))
+        text = body.decode("utf-8", "replace")  # the error's detail names the blob (distribution: its digest)
         ours = [digest for digest, where in self.known_blobs.items() if where == repository and digest in text]
-        if "BLOB_UNKNOWN" in text and ours:
-            raise RegistryError("blob unknown after its upload succeeded", response.status)
-        raise RegistryError(error_message(response.status, body), response.status,
-                            retry_after_seconds(response.header("Retry-After")))  # fmt: skip
+        if LOST_BLOB_CODES.intersection(error.codes) and ours:
+            raise RegistryError("blob unknown after its upload succeeded", error.status, codes=error.codes)
+        raise error
 
     def delete_manifest(self, repository: str, digest: str) -> None:
         with self.measure("DELETE", names.MANIFEST_DELETE, repository=repository, reference=digest):
@@ -314,10 +311,10 @@ class RegistryClient(RegistrySession):
     def _session(self, repository: str, response: Response) -> UploadSession:
         location = response.header("Location")
         if not location:
-            raise RegistryError(f"{response.status} upload answer without Location")
+            raise RegistryError(f"{response.status} upload answer without Location", response.status)
         least = response.header("OCI-Chunk-Min-Length") or "0"
-        minimum = int(least) if least.isdigit() else 0
-        return UploadSession(repository, urljoin(response.url, location), self._range_end(response) + 1, minimum)
+        minimum = int(least) if least.isdecimal() else 0
+        return UploadSession(repository, join_url(response.url, location), self._range_end(response) + 1, minimum)
 
     @staticmethod
     def _range_end(response: Response) -> int:
@@ -329,7 +326,7 @@ class RegistryClient(RegistrySession):
         try:
             return int(end) if int(start) == 0 else -1
         except ValueError:
-            raise RegistryError(f"upload answer with malformed Range {value!r}") from None
+            raise RegistryError(f"upload answer with malformed Range {value!r}", response.status) from None
 
     def upload_chunk(
         self, session: UploadSession, blob: Blob, start: int, end: int, ranged: bool = True, encoded: bool = False
@@ -350,8 +347,8 @@ class RegistryClient(RegistrySession):
             outcome.length = end - start
             held = self._range_end(response) + 1
             if held != end:
-                raise RegistryError(f"registry holds {held} bytes after a chunk ending at {end}")
-            session.location = urljoin(response.url, response.header("Location") or session.location)
+                raise RegistryError(f"registry holds {held} bytes after a chunk ending at {end}", response.status)
+            session.location = join_url(response.url, response.header("Location") or session.location)
             session.offset = end
 
     def finish_upload(self, session: UploadSession, blob: Blob, start: int | None = None) -> None:
@@ -380,7 +377,7 @@ class RegistryClient(RegistrySession):
             response.read(ERROR_BODY_LIMIT)
             self._expect(response, 204)
             end = self._range_end(response)
-            session.location = urljoin(response.url, response.header("Location") or session.location)
+            session.location = join_url(response.url, response.header("Location") or session.location)
             session.offset = end + 1 if end > 0 else 0  # distribution says `0-0` for an empty session
             outcome.context["offset"] = session.offset
             return session.offset

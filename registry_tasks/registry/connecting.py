@@ -8,9 +8,12 @@ import socket
 import ssl
 import time
 from typing import Protocol
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import gevent.socket
 import gevent.ssl
+
+from .errors import RegistryError
 
 RESOLVE_TTL = 30.0  # seconds a resolved name is used before it is resolved again (round-robin DNS moves)
 Address = tuple[int, int, int, tuple[object, ...]]  # family, type, protocol, socket address
@@ -51,6 +54,28 @@ class Addresses:
         self.found = [(family, kind, proto, address) for family, kind, proto, _, address in answers]
         self.resolved_at = now
         return True
+
+
+def split_url(url: str) -> tuple[SplitResult, tuple[str, str, int]]:
+    """A URL's parts and its (scheme, host, port); one we cannot send to (a Location the registry gave: another
+    scheme, no host, a port that is no number) is the registry's bad response, not a ValueError of ours."""
+    try:
+        parts = urlsplit(url)
+        scheme, hostname, port = parts.scheme, parts.hostname, parts.port
+    except ValueError:  # an IPv6 bracket not closed, a port that is no number
+        raise RegistryError.bad_response("unsupported URL") from None
+    if scheme not in ("http", "https") or not hostname:
+        raise RegistryError.bad_response("unsupported URL")
+    return parts, (scheme, hostname, port or (443 if scheme == "https" else 80))
+
+
+def join_url(base: str, reference: str) -> str:
+    """A Location or Link the registry sent, resolved against the URL it answered: one that does not parse (an
+    IPv6 bracket not closed) is its bad response, as with `split_url`."""
+    try:
+        return urljoin(base, reference)
+    except ValueError:
+        raise RegistryError.bad_response("unsupported URL") from None
 
 
 def open_connection(addresses: Addresses, hostname: str, port: int, timeout: float) -> socket.socket:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import names
 from .client import RegistryClient
+from .errors import RegistryError
 
 MAX_PAGES = 100_000
 """A registry that links page to page forever is stopped here (its walk fails: it did not end)."""
@@ -23,7 +24,7 @@ def walk_tags(client: RegistryClient, repository: str, page_size: int) -> int:
             if url is None:
                 outcome.context["tags"] = count
                 return count
-        raise ValueError(f"more than {MAX_PAGES} pages of tags")
+        raise RegistryError.bad_response(f"more than {MAX_PAGES} pages of tags")
 
 
 def walk_catalog(client: RegistryClient, page_size: int) -> int:
@@ -37,4 +38,4 @@ def walk_catalog(client: RegistryClient, page_size: int) -> int:
             if url is None:
                 outcome.context["repositories"] = count
                 return count
-        raise ValueError(f"more than {MAX_PAGES} pages of the catalog")
+        raise RegistryError.bad_response(f"more than {MAX_PAGES} pages of the catalog")

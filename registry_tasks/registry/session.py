@@ -4,7 +4,8 @@ each call, under the API operations that `RegistryClient` builds on top.
 Every call is reported through a `fire` callable with Locust's `events.request.fire` signature, so the same code
 serves Locust users (counted in the stats) and seeding (only logged). A failed call is reported once, with the
 registry's error code in the message, and then raised as `RequestFailed` so that the workflow above it stops
-without reporting it again.
+without reporting it again. Only what the registry or the network did is reported so: a bug in our code (a
+TypeError, a KeyError) goes up to Locust with its traceback, never counted as a registry's failure.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import gevent
 import gevent.lock
 
 from . import names
 from .auth import Authenticator, AuthError, Challenge, Credentials, scope_for, token_url
-from .errors import DigestMismatch, Failure, RegistryError, RequestFailed, error_message, retry_after_seconds
+from .connecting import join_url
+from .errors import DigestMismatch, Failure, RegistryError, RequestFailed, error_codes
 from .profiles import MINIMAL, PER_REQUEST, ClientProfile
 from .transport import ConnectTimeout, ProtocolError, Response, Transport, TransportConfig
 
@@ -129,10 +131,10 @@ class RegistrySession:
             if not location:
                 return response
             response.read(ERROR_BODY_LIMIT)
-            url = urljoin(url, location)
+            url = join_url(url, location)
             if urlsplit(url).netloc != self._base_netloc:
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-        raise RegistryError(f"more than {MAX_REDIRECTS} redirects")
+        raise RegistryError(f"more than {MAX_REDIRECTS} redirects", response.status)
 
     def _send(
         self, method: str, url: str, headers: dict[str, Any], body: Any = None, scopes: tuple[str, ...] = ()
@@ -149,11 +151,11 @@ class RegistrySession:
             response = self._follow(method, url, sent, body)
             if response.status != 401 or attempt == 2:
                 return response
-            response.read(ERROR_BODY_LIMIT)
+            refusal = response.read(ERROR_BODY_LIMIT)
             try:
                 challenge = self.auth.learn(response.header("WWW-Authenticate"))
             except AuthError as exc:
-                raise RegistryError(f"401 {exc}") from None
+                raise RegistryError(f"401 {exc}", 401, codes=error_codes(refusal)) from None
             if challenge.scheme == "bearer":
                 with self._token_lock(scopes):  # parallel blob requests share one fetch, as containerd's do
                     if self.auth.header(scopes) == authorization:  # nobody renewed it while we waited
@@ -173,14 +175,18 @@ class RegistrySession:
         credentials = self.config.credentials
         headers = {"Authorization": credentials.basic()} if credentials else {}
         with self.measure("GET", names.TOKEN) as outcome:
-            response = self.transport.request("GET", token_url(challenge, wanted), headers)
+            try:
+                url = token_url(challenge, wanted)
+            except AuthError as exc:  # the registry's challenge names no token server
+                raise RegistryError.bad_response(exc, 401) from None
+            response = self.transport.request("GET", url, headers)
             self._expect(response, 200)
             body = response.read(ERROR_BODY_LIMIT)
             outcome.length = len(body)
             try:
                 self.auth.store(scopes, body)
             except AuthError as exc:
-                raise RegistryError(str(exc)) from None
+                raise RegistryError(str(exc), response.status) from None
 
     def _call(
         self,
@@ -204,9 +210,8 @@ class RegistrySession:
     @staticmethod
     def _expect(response: Response, *statuses: int) -> None:
         if response.status not in statuses:
-            message = error_message(response.status, response.read(ERROR_BODY_LIMIT))
-            retry_after = retry_after_seconds(response.header("Retry-After"))
-            raise RegistryError(message, response.status, retry_after)
+            body = response.read(ERROR_BODY_LIMIT)
+            raise RegistryError.of_answer(response.status, body, response.header("Retry-After"))
 
     # --- reporting -------------------------------------------------------------------------------
 
@@ -214,7 +219,11 @@ class RegistrySession:
     def measure(self, request_type: str, name: str, **context: Any) -> Iterator[Outcome]:
         """Time a block and report it once; a failure inside is reported here and raised as RequestFailed.
 
-        A Retry-After the registry sent holds the next call back (--honor-retry-after), before its timer starts.
+        Failures are what the registry or the network did: our registry errors (an answer's body that does not
+        parse is one, made where it is parsed), digest mismatches, protocol errors, timeouts and OSErrors. Any
+        other exception is a bug of ours (or a local file gone bad): it goes up unreported, to Locust's
+        exceptions with its traceback. A Retry-After the registry sent holds the next call back
+        (--honor-retry-after), before its timer starts.
         """
         self._wait_as_told()
         greenlet = gevent.getcurrent()
@@ -228,14 +237,12 @@ class RegistrySession:
         except (RequestFailed, RegistryError, DigestMismatch) as exc:
             error = exc
         except ProtocolError as exc:  # an answer that is not HTTP we can read: its own words, no "bad response"
-            error = RegistryError(str(exc))
+            error = RegistryError(str(exc), network=True)
         except TimeoutError as exc:
-            error = RegistryError(self._timeout_message(exc))
-        except OSError as exc:  # refused, reset, TLS, no local port left
+            error = RegistryError(self._timeout_message(exc), network=True)
+        except OSError as exc:  # refused, reset, TLS, no local port left: temporary, as every network error
             shortage = exc.errno == errno.EADDRNOTAVAIL
             error = ConnectionError(_port_shortage() if shortage else f"{type(exc).__name__}: {exc}")
-        except ValueError as exc:  # a JSON body that does not parse, a malformed header
-            error = RegistryError(f"bad response: {exc}")
         finally:
             if outer is None:
                 del self._measuring[greenlet]
@@ -255,7 +262,7 @@ class RegistrySession:
         )
         if error is not None:
             self._note_retry_after(error)
-            raise RequestFailed(str(error), getattr(error, "status", None)) from error
+            raise RequestFailed.of(error) from error
 
     def _timeout_message(self, exc: TimeoutError) -> str:
         if isinstance(exc, ConnectTimeout):
@@ -297,9 +304,10 @@ class RegistrySession:
             self._expect(response, *expect)
             data = b"" if method == "HEAD" else response.read(ERROR_BODY_LIMIT * 16)
             outcome.length = len(body or b"") if writes else len(data)
-        link = next_link(response.header("Link"))
+            link = next_link(response.header("Link"))
+            following = join_url(target, link) if link else None  # a Link that does not parse fails this request
         answer_headers = {key.lower(): value for key, value in response.headers}
-        return Answer(response.status, answer_headers, data, urljoin(target, link) if link else None)
+        return Answer(response.status, answer_headers, data, following)
 
 
 def without_credentials(url: str) -> str:

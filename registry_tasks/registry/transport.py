@@ -9,13 +9,14 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
 import gevent.lock
 from gevent import GreenletExit
 
+from ..errors import RegistryTasksError
 from .body_sending import BYTES_LIKE, SOURCE_READ, Body, body_size, rewind, send_request
-from .connecting import Addresses, open_connection, tls_context
+from .connecting import Addresses, open_connection, split_url, tls_context
 
 HEAD_LIMIT = 64 << 10  # largest response head we accept: a connection's receive buffer grows up to this
 RECEIVE_START = 4 << 10  # a connection's receive buffer at first: a registry's heads are ~300 bytes, 10,000 users
@@ -25,11 +26,11 @@ BAD_CHUNKED = "malformed chunked body"
 STALE_ERRORS = (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError)  # an idle connection the peer closed
 
 
-class ConnectTimeout(TimeoutError):
+class ConnectTimeout(RegistryTasksError, TimeoutError):
     """No connection within the connect timeout."""
 
 
-class ProtocolError(ValueError):
+class ProtocolError(RegistryTasksError):
     """The peer sent something that is not HTTP/1.1 we can read (bad status line, bad header, bad chunk size,
     body shorter than its Content-Length). Messages carry no sizes or names: failures group by message."""
 
@@ -239,11 +240,7 @@ class Transport:
         except TypeError:  # a header value that is not hashable (a list): built every time
             cache_key = cached = None
         if cached is None:
-            parts = urlsplit(url)
-            scheme, hostname = parts.scheme, parts.hostname
-            if scheme not in ("http", "https") or not hostname:
-                raise ValueError("unsupported URL")
-            key = (scheme, hostname, parts.port or (443 if scheme == "https" else 80))
+            parts, key = split_url(url)
             head, chunked, closing = self._head(method, parts, headers, body)
             if cache_key:
                 if len(self._heads) >= HEAD_CACHE:  # new tokens, upload URLs: start afresh rather than keep all
@@ -386,7 +383,7 @@ def _read_response(conn: _Connection, url: str, method: str, closing: bool) -> R
         conn.start = pos + 4
         version, _, rest = lines[0].partition(" ")
         code, _, reason = rest.partition(" ")
-        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdecimal():
             raise ProtocolError("malformed status line")
         if code[0] != "1":
             break
@@ -401,7 +398,7 @@ def _read_response(conn: _Connection, url: str, method: str, closing: bool) -> R
         index[name.lower()] = value
     response = Response(int(code), reason, url, headers, index)
     text = index.get("content-length")
-    if text is not None and not text.isdigit():
+    if text is not None and not text.isdecimal():
         raise ProtocolError("malformed Content-Length")
     length = response._length = None if text is None else int(text)
     reusable = version == "HTTP/1.1" and not closing and "close" not in index.get("connection", "").lower()

@@ -32,16 +32,17 @@ DEFAULT_CHUNK = 5 << 20
 def run_parallel(work: Callable[[T], int], items: Iterable[T], limit: int) -> int:
     """Run `work` over items, at most `limit` at once; wait for all, then raise the first failure.
 
-    A RequestFailed is handed back as a value: a greenlet dying of it would print a traceback per failure.
-    When the waiting greenlet is killed (Locust stopping a user at the end of a run), its workers die with it:
-    left running, they reported requests after Locust's final tables were printed (a push-heavy run's registry
-    table counted 15 more requests than Locust's own).
+    A failure is handed back as a value: a greenlet dying of it would print a traceback per failure (a bug of
+    ours, raised again here with its traceback, is then logged once, by Locust). When the waiting greenlet is
+    killed (Locust stopping a user at the end of a run), its workers die with it: left running, they reported
+    requests after Locust's final tables were printed (a push-heavy run's registry table counted 15 more
+    requests than Locust's own).
     """
 
-    def attempt(item: T) -> int | RequestFailed:
+    def attempt(item: T) -> int | Exception:
         try:
             return work(item)
-        except RequestFailed as exc:
+        except Exception as exc:  # (not GreenletExit: a kill goes through)
             return exc
 
     pool = Pool(max(1, limit))
@@ -70,12 +71,23 @@ class PullTarget:
 def manifest_document(client: RegistryClient, repository: str, reference: str) -> tuple[str, dict[str, Any], int]:
     """GET one manifest or index: its media type, its parsed document and its size."""
     media_type, data, _ = client.get_manifest(repository, reference)
-    return media_type, parse_manifest(data, f"manifest {repository}:{reference}"), len(data)
+    try:
+        return media_type, parse_manifest(data, f"manifest {repository}:{reference}"), len(data)
+    except ImageError as exc:  # the registry's answer, not our bug: a failure, as a bad listing is
+        raise RegistryError.bad_response(exc, 200) from None
+
+
+def references(media_type: str, document: dict[str, Any], where: str) -> list[Descriptor]:
+    """The descriptors of a manifest the registry served; one it cannot have stored is a bad response."""
+    try:
+        return manifest_references(media_type, document, where)
+    except ImageError as exc:
+        raise RegistryError.bad_response(exc, 200) from None
 
 
 def index_children(media_type: str, document: dict[str, Any], where: str) -> list[Descriptor] | None:
     """The entries of an index (or manifest list); None for an image manifest."""
-    return manifest_references(media_type, document, where) if media_type in INDEX_TYPES else None
+    return references(media_type, document, where) if media_type in INDEX_TYPES else None
 
 
 def platform_document(
@@ -97,7 +109,7 @@ def platform_document(
         except ImageError as exc:
             raise RegistryError(str(exc)) from None
         media_type, document, size = manifest_document(client, repository, child.digest)
-    return document, manifest_references(media_type, document, where), size
+    return document, references(media_type, document, where), size
 
 
 def platform_manifest(
@@ -128,7 +140,7 @@ def fetch_top_manifest(client: RegistryClient, repository: str, reference: str) 
 
 def retryable(failure: RequestFailed) -> bool:
     """What real clients retry: no answer (refused, reset, timeout, a cut or corrupt body), 408, 429 and 5xx."""
-    return failure.status is None or failure.status in (408, 429) or failure.status >= 500
+    return failure.temporary
 
 
 def with_retries(client: RegistryClient, transfer: Callable[[], int], progress: BlobProgress | None = None) -> int:

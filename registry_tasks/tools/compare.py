@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import RegistryTasksError
+
 TOTAL = "Aggregated"  # the total row's name, as config.options.TOTAL (not imported: this stays standard library)
 LATENCIES = ("p50", "p95", "p99")
 KEYS = (*LATENCIES, "mbps", "fail", "capacity")
@@ -25,7 +27,7 @@ COUNTS = ("requests", "failures")
 FIGURES = ("p50_ms", "p95_ms", "p99_ms", "mbps")
 
 
-class BadInput(Exception):
+class BadInput(RegistryTasksError):
     """What is wrong with a file or an option: one line on stderr, exit 2."""
 
 

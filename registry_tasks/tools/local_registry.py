@@ -32,6 +32,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ..errors import RegistryTasksError
+
 BINARY_NAMES = ("docker-registry", "registry")
 API_VERSION_HEADER = "Docker-Distribution-Api-Version"
 INSTALL_HINT = (
@@ -42,7 +44,7 @@ STOP_TIMEOUT = 10.0
 PORT_ATTEMPTS = 3
 
 
-class RegistryStartError(RuntimeError):
+class RegistryStartError(RegistryTasksError, RuntimeError):
     """The registry binary is missing, exited, or never answered on /v2/."""
 
 

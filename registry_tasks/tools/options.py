@@ -2,7 +2,8 @@
 environment variable, default and help, from the one option table (`config.options.OPTIONS`).
 
 Locust prints `locust -f locustfile.py --help` before it loads the locustfile, so the plugin's options never show
-there; this lists them without importing Locust.
+there; this lists them without importing Locust. `--markdown` prints the docs site's options page instead
+(docs/options.md is this output, and a test holds it so).
 """
 
 from __future__ import annotations
@@ -22,11 +23,31 @@ Options of registry-tasks, by purpose. Each is a locust flag, a LOCUST_* environ
 Precedence: command line, environment or web UI, then the scenario, then the default."""
 WIDTH = 100
 BY_NAME = {option.name: option for option in OPTIONS}
+REGENERATE = "python -m registry_tasks options --markdown > docs/options.md"
+PAGE = f"""\
+# Options
+
+<!-- Generated from registry_tasks/config/options.py by `{REGENERATE}`:
+edit the options there and run it again (tests/unit/test_tools_options.py fails while this page differs). -->
+
+Every option is a `locust` flag, an environment variable, a key of a scenario file and a field in the web UI
+(under "Custom parameters"). Locust prints `locust -f locustfile.py --help` before it loads the locustfile, so none
+of them shows there; list them, grouped by purpose as below, each with its flag, variable, default and help:
+
+```sh
+python -m registry_tasks options
+```
+
+An option given on the command line, in the environment or in the web UI wins over the scenario file, which wins
+over the defaults ([Scenario files](scenarios.md)). A scenario file's keys are the option names (dashes or
+underscores); the two marked "scenario file only" have no flag. This page is generated from the option table
+(`registry_tasks/config/options.py`) by `{REGENERATE}`."""
 
 
 def add_parser(subcommands: Any) -> None:
     parser = subcommands.add_parser("options", help="list every option of the plugin (locust --help cannot)")
     parser.add_argument("--group", choices=tuple(GROUPS), help="only the options of this group")
+    parser.add_argument("--markdown", action="store_true", help="print the docs site's options page (markdown)")
     parser.set_defaults(run=run)
 
 
@@ -35,7 +56,7 @@ def flag(option: Option) -> str:
         return f"{option.name}: (scenario file only)"
     if isinstance(option.default, bool):
         return f"--{option.name} / --no-{option.name}"
-    return f"--{option.name} {option.key.upper()}"
+    return f"--{option.name} {option.metavar or option.key.upper()}"
 
 
 def shown(default: Any) -> str:
@@ -69,8 +90,44 @@ def lines(groups: tuple[str, ...]) -> Iterator[str]:
                 yield from textwrap.wrap(text, WIDTH, initial_indent=" " * 6, subsequent_indent=" " * 8)
 
 
+def cell(text: str) -> str:
+    """Text as one markdown table cell: a `|` would end the cell."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def meaning(option: Option) -> str:
+    """The page's text of an option: its fuller `doc` (else its help), then the values it takes."""
+    text = option.doc or option.help
+    choices = [f"`{choice}`" for choice in option.choices or () if choice]
+    if not all(choice in text for choice in choices):
+        text += f". One of {', '.join(choices)}"
+    return cell(text)
+
+
+def markdown_rows(option: Option) -> str:
+    default = shown(option.default)
+    return " | ".join(
+        (
+            f"| `{cell(flag(option))}`",
+            f"`{option.env}`" if option.cli else "",
+            "" if default == "none" else f"`{cell(default)}`",
+            f"{meaning(option)} |",
+        )
+    )
+
+
+def markdown() -> str:
+    """The options page of the docs site: every option, a table per group."""
+    parts = [PAGE]
+    for group, names in GROUPS.items():
+        parts += ["", f"## {group[0].upper()}{group[1:]}", "", "| option | env | default | meaning |"]
+        parts += ["|---|---|---|---|", *(markdown_rows(BY_NAME[name]) for name in names)]
+    return "\n".join(parts) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
-    text = "\n".join(lines((args.group,) if args.group else tuple(GROUPS))) + "\n"
+    groups = (args.group,) if args.group else tuple(GROUPS)
+    text = markdown() if args.markdown else "\n".join(lines(groups)) + "\n"
     try:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -10,8 +10,14 @@ from pathlib import Path
 
 from .helpers import ROOT
 
-DOCS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
-"""The pages whose examples are tested: the README and every docs/*.md page."""
+README = ROOT / "README.md"
+PAGES = tuple(sorted((ROOT / "docs").glob("*.md")))
+"""The docs site's pages (mkdocs.yml builds them)."""
+BESIDE_THE_CODE = (ROOT / "bench" / "README.md", ROOT / "deploy" / "README.md")
+"""Pages outside the site, beside the code they describe: the load generator's measured costs, its deployments."""
+DOCS = (README, *PAGES, *BESIDE_THE_CODE)
+"""The pages whose examples, paths and links are tested: the README, every docs/*.md page, and those beside the
+code."""
 
 SHELL = ("sh", "bash", "shell", "console")
 FENCE = re.compile(r"^```(\S*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)

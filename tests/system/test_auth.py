@@ -79,6 +79,18 @@ def test_wrong_password_is_a_401_failure(tls_htpasswd_registry: LocalRegistry, l
     assert recorder.failures() == ["manifest-get: 401 UNAUTHORIZED: authentication required"]
 
 
+def test_basic_auth_asked_without_credentials_is_a_401_with_its_code(
+    tls_htpasswd_registry: LocalRegistry, local_ca: LocalCA
+) -> None:
+    """Our own refusal to answer the challenge still keeps the registry's answer: its 401 and its code."""
+    recorder = Recorder()
+    client = RegistryClient(tls_htpasswd_registry.url, recorder, ClientConfig(ca_file=str(local_ca.ca_file)))
+    with pytest.raises(RequestFailed) as refused:
+        client.get_manifest("tls/basic", "v1")
+    assert recorder.failures() == ["manifest-get: 401 registry asks for Basic auth and no credentials were given"]
+    assert (refused.value.status, refused.value.codes, refused.value.temporary) == (401, ("UNAUTHORIZED",), False)
+
+
 # --- token auth ----------------------------------------------------------------------------------
 
 
@@ -125,13 +137,20 @@ def test_short_lived_tokens_are_renewed_before_expiry(registry_binary: str, loca
 
 
 def test_token_server_refusal_is_a_failure(registry_binary: str, local_ca: LocalCA) -> None:
+    """The token server's 401 fails the request it was fetched for with its structure (status, code), and the
+    check before a run says the credentials were refused (the 401 came from the token GET inside the ping)."""
     with token_registry(registry_binary, local_ca) as (tokens, registry):
         recorder = Recorder()
         config = ClientConfig(credentials=Credentials(USERNAME, "not-it"))
         client = RegistryClient(registry.url, recorder, config)
-        with pytest.raises(RequestFailed):
+        with pytest.raises(RequestFailed) as refused:
             client.get_manifest("token/app", "v1")
+        problem = RegistryClient(registry.url, Recorder(), config).api_problem()
     assert recorder.failures() == [
         "token: 401 UNAUTHORIZED: bad credentials",
         "manifest-get: 401 UNAUTHORIZED: bad credentials",
     ]
+    assert (refused.value.status, refused.value.codes, refused.value.temporary) == (401, ("UNAUTHORIZED",), False)
+    assert problem == (
+        f"{registry.url}/v2/ answered 401: the registry refused the credentials (401 UNAUTHORIZED: bad credentials)"
+    )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import os
+import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
 from registry_tasks.tools.local_registry import LocalRegistry
 
 from ..support import fixture_builders as fb
-from ..support.helpers import ALL_ENTRIES, RunSkopeo, run_locust, stats
+from ..support.helpers import ALL_ENTRIES, RunSkopeo, locust_command, run_locust, stats
 
 
 def test_all_tasks_run_without_failures(registry: LocalRegistry, tmp_path: Path) -> None:
@@ -125,3 +129,44 @@ def test_pull_only_targets_write_nothing(fresh_registry: LocalRegistry, tmp_path
     assert {key[1] for key in table} == {"ping", "manifest-head", "manifest-get", "blob-get", "image-pull"}
     assert all(int(row["Request Count"]) > 0 and row["Failure Count"] == "0" for row in table.values())
     assert json.loads(urllib.request.urlopen(catalog_url).read()) == before == {"repositories": ["ro/app"]}
+
+
+def test_a_fault_of_ours_is_a_locust_exception_not_a_registry_failure(
+    fresh_registry: LocalRegistry, tmp_path: Path
+) -> None:
+    """A fixture's tarball cut once seeding has pushed it (a local fault in our hands, as a bug of ours would be):
+    every image-push then fails in our own code, sending the layer. Locust shows that under Exceptions with its
+    traceback; the registry's failures stay at 0, and no failure message speaks of it."""
+    save = fb.legacy_docker_save(layers=[fb.layer_tar({"bin/app": os.urandom(300_000)})])
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    archive = fb.write_tar(fixtures / "app.tar", save.entries)
+    command = locust_command(
+        "-H", fresh_registry.url,
+        "-u", "2", "-r", "2", "-t", "5s",
+        "--tags", "image-push",
+        "--client-profile", "minimal",  # no HEAD, no mount: every push sends every blob from the file
+        "--fixtures-dir", str(fixtures),
+        "--repository-prefix", "headless/cut",
+        "--csv", str(tmp_path / "run"),
+    )  # fmt: skip
+    log = tmp_path / "locust.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=output, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while "seeded " not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.truncate(archive, fb.member_offset(archive, save.layer_names[0]))
+        assert process.wait(timeout=60) == 1, log.read_text()[-3000:]  # 1: Locust counted exceptions
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    text = log.read_text()
+    assert "ImageError: file ended before the bytes to send (truncated?)" in text  # the traceback, in the log
+    exceptions = list(csv.DictReader((tmp_path / "run_exceptions.csv").read_text().splitlines()))
+    assert exceptions and all("file ended before the bytes to send" in row["Message"] for row in exceptions)
+    assert all("image_push" in row["Traceback"] and "_sendfile" in row["Traceback"] for row in exceptions)
+    assert (tmp_path / "run_failures.csv").read_text().splitlines()[1:] == []  # nothing counted on the registry
+    assert all(row["Failure Count"] == "0" for row in stats(tmp_path / "run").values())

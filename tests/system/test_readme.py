@@ -1,7 +1,9 @@
-"""The README is executable: every shell example in README.md and docs/*.md (and the README's locustfile and
-scenario file) runs here against a real local registry (distribution 2.8), and does what it says: it exits 0 (3
-exactly when a gate it sets was breached, as its summary file shows), makes requests, fails none and prints no
-traceback. A new example is found by the parser, so it is tested as soon as it is written.
+"""The README and the docs are executable: every shell example in README.md, docs/*.md, bench/README.md and
+deploy/README.md (and the locustfile and scenario file they show) runs here against a real local registry
+(distribution 2.8), and does what it says: it exits 0 (3 exactly when a gate it sets was breached, as its summary
+file shows), makes requests, fails none and prints no traceback. A new example is found by the parser, so it is
+tested as soon as it is written. An example shown on two pages (the README's short version repeats a few of the
+docs') runs once, where it is first found.
 
 What the test changes in an example, and nothing else (a user's copy-paste runs as written against their own
 registry):
@@ -120,6 +122,15 @@ class Example:
     env: dict[str, str] = field(default_factory=dict)
     worker: tuple[str, ...] | None = None
     block: Block | None = None
+    same_as: str | None = None
+    """Where the same example was found first (and runs), when this one repeats it."""
+
+    @property
+    def identity(self) -> tuple[object, ...]:
+        """What makes two examples the same: the command, its exports and worker line; a file's text."""
+        if self.argv[0] == "locust" and self.block is not None and self.block.lang not in SHELL:
+            return ("file", self.block.lang, self.block.text)
+        return (self.argv, tuple(sorted(self.env.items())), self.worker)
 
 
 def shell_examples() -> list[Example]:
@@ -163,7 +174,17 @@ def not_run_reason(example: Example) -> str | None:
     return next((reason for start, reason in NOT_RUN.items() if example.name.startswith(start)), None)
 
 
-EXAMPLES = shell_examples() + file_examples()
+def first_of_each(examples: list[Example]) -> list[Example]:
+    """The examples, each repeat marked with where its first showing is."""
+    first: dict[tuple[object, ...], str] = {}
+    for example in examples:
+        example.same_as = first.setdefault(example.identity, example.where)
+        if example.same_as == example.where:
+            example.same_as = None
+    return examples
+
+
+EXAMPLES = first_of_each(shell_examples() + file_examples())
 
 
 def test_every_shell_example_is_found_and_every_name_in_the_lists_is_one() -> None:
@@ -511,6 +532,8 @@ def test_the_example_runs_and_does_what_it_says(
     reason = not_run_reason(example)
     if reason is not None:
         pytest.skip(f"not run here: {reason}")
+    if example.same_as is not None:
+        pytest.skip(f"the same example as {example.same_as}, which runs")
     url = logged_registry.url
     urls = {"registry": url, "second": second_registry.url}
     directory = workdir(tmp_path)

@@ -59,7 +59,10 @@ def act_once_requests_flow(
     try:
         wait_for("requests", requests_counted(tmp_path / "run"), process)
         act(process)
-        process.wait(timeout=120)
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("no end within 120 s:\n" + (tmp_path / "locust.log").read_text()[-4000:]) from None
     finally:
         if process.poll() is None:
             process.kill()

@@ -29,6 +29,8 @@ ALLOWED = {
     "tools": {"image", "sources", "registry", "config"},
 }
 LOCUST_WORLD = ("locust", "flask", "geventhttpclient", "zmq")
+EVERYWHERE = ("__version__", "errors")
+"""Top-level names every layer may import: the version, and the one exception root (a leaf: it imports nothing)."""
 
 
 def layer(path: Path) -> str:
@@ -59,9 +61,15 @@ def test_module_imports_follow_the_layers(path: Path) -> None:
             assert own == "plugin", f"{where}: only plugin/ may import Locust"
         if module.startswith("registry_tasks.") and own in ALLOWED:
             target = module.split(".")[1]
-            if target == "__version__":
+            if target in EVERYWHERE:
                 continue
             assert target == own or target in ALLOWED[own], f"{where}: {own}/ may not depend on {target}/"
+
+
+def test_the_exception_root_is_a_leaf_every_layer_may_import() -> None:
+    """registry_tasks/errors.py imports nothing of ours, so that image/, load/ and registry/ alike derive from it."""
+    ours = [module for module, _ in imports(PACKAGE / "errors.py") if module.startswith("registry_tasks")]
+    assert ours == []
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda path: str(path.relative_to(PACKAGE)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from registry_tasks.load.arrivals import Dropped
 from registry_tasks.load.traces import read_trace
 from registry_tasks.plugin.recorder import Recorder, line
 from registry_tasks.registry.errors import Failure, RegistryError
@@ -24,7 +25,7 @@ def test_lines_read_back_as_the_requests_they_record(tmp_path: Path) -> None:
     recorder(**event("upload-start", "POST", repository="lt/app"))
     recorder(**event("ping", "GET"))
     recorder(**event("image-pull", "PULL", repository="lt/app"))  # a whole operation: not a request
-    recorder(**event("manifest-get", "GET", Failure("dropped: 10 arrivals were already in flight")))  # never sent
+    recorder(**event("manifest-get", "GET", Failure("dropped: 10 arrivals", Dropped())))  # never sent
     recorder.close()
     assert recorder.written == 4
     records = list(read_trace(str(path)))

@@ -1,5 +1,6 @@
 """`python -m registry_tasks options`: every option of the table, in exactly one group, with its flag, variable,
-default and help; `locust --help` cannot show them (Locust prints it before it loads the locustfile)."""
+default and help; `locust --help` cannot show them (Locust prints it before it loads the locustfile). With
+`--markdown` it prints the docs site's options page, and docs/options.md is exactly that: it cannot go stale."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ import pytest
 from registry_tasks.__main__ import main
 from registry_tasks.config import OPTIONS, Option
 from registry_tasks.config.options import GROUPS
+from registry_tasks.tools.options import REGENERATE
+
+from ..support.helpers import ROOT
+
+OPTIONS_PAGE = ROOT / "docs" / "options.md"
 
 
 def listed(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -82,3 +88,41 @@ def test_the_tool_does_not_import_locust() -> None:
     code = "import sys; from registry_tasks.__main__ import main; main(['options']); assert 'locust' not in sys.modules"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_docs_options_page_is_what_the_generator_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    printed = listed(capsys, "--markdown")
+    assert OPTIONS_PAGE.read_text() == printed, f"docs/options.md is stale: run `{REGENERATE}`"
+
+
+def table_rows(page: str) -> dict[str, list[str]]:
+    """The options page's table rows by option name: flag, env, default, meaning (cells split on unescaped `|`)."""
+    rows = {}
+    for line in page.splitlines():
+        if found := re.match(r"\| `(?:--)?([a-z][a-z0-9-]+)[ :`]", line):
+            rows[found.group(1)] = [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+    return rows
+
+
+def test_the_options_page_has_a_row_per_option_under_its_group(capsys: pytest.CaptureFixture[str]) -> None:
+    page = listed(capsys, "--markdown")
+    rows = table_rows(page)
+    assert sorted(rows) == sorted(option.name for option in OPTIONS)
+    for option in OPTIONS:
+        flag, env, default, meaning = rows[option.name]
+        assert env == (f"`{option.env}`" if option.cli else "")
+        assert meaning.startswith(" ".join((option.doc or option.help).split())[:40])
+        if isinstance(option.default, bool):
+            assert default == f"`{'on' if option.default else 'off'}`"
+        elif option.default not in ("", [], {}):
+            assert default == f"`{option.default}`"
+        heading = page.rindex("\n## ", 0, page.index(f"| {flag} |"))
+        assert page[heading + 4 :].startswith(option.group[0].upper() + option.group[1:])
+    assert "```sh\npython -m registry_tasks options\n```" in page  # the listing, run by tests/system/test_readme.py
+
+
+def test_every_choice_of_an_option_shows_on_its_page(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = table_rows(listed(capsys, "--markdown"))
+    for option in OPTIONS:
+        for choice in option.choices or ():
+            assert not choice or f"`{choice}`" in rows[option.name][3], (option.name, choice)

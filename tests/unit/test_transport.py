@@ -19,6 +19,7 @@ from pathlib import Path
 import gevent
 import pytest
 
+from registry_tasks.image import ImageError
 from registry_tasks.registry.transport import (
     ConnectTimeout,
     ProtocolError,
@@ -529,6 +530,8 @@ def test_bad_bodies_are_protocol_errors(serve, transport, reply, message):
         (b"HTTP/1.1 OK\r\n\r\n", "malformed status line"),
         (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "malformed header"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "malformed Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n", "malformed Content-Length"),  # a digit int() refuses
+        (b"HTTP/1.1 2\xb20 OK\r\n\r\n", "malformed status line"),
         (b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (70 << 10) + b"\r\n\r\n", "response head too large"),
         (b"HTTP/1.1 200 OK\r\nContent-Le", "response head cut short"),
     ],
@@ -737,7 +740,7 @@ def test_a_file_shorter_than_its_span_is_an_error_not_a_hang(serve, transport, t
     path.write_bytes(b"x" * 1000)
     server = serve(respond=lambda request: answer(201))
     source = SpanSource(path, (0, 5000))
-    with pytest.raises(OSError, match="file ended before the bytes to send"):
+    with pytest.raises(ImageError, match="file ended before the bytes to send"):  # our file: not the network's
         transport.request("PUT", server.url + "/blob", {"Content-Length": "5000"}, source)
     source.close()
 
