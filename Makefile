@@ -26,12 +26,14 @@ LOCUST_LOWEST ?= 2.32.0
 # stats, web UI, shapes and distributed runs, and the unit tests. Left out: what runs the same on any version
 # (the client, workflows, sources, faults, integrity, real clients and profiles, replay, populate, churn,
 # uploads, artifacts, compare, port shortage, compose, the README's examples: each feature they show has its own
-# test here) and the longest timing runs of the open model: CI time.
+# test here), the table of bad options and fixtures (our own parsing) and the longest timing runs of the open
+# model: CI time.
 LOWEST_IGNORE = $(foreach name,auth client compose local_registry multiplatform port_shortage real_clients sources \
 	workflows profiles faults integrity recovery cleanup replay populate churn uploads artifacts compare readme,\
 	--ignore=tests/system/test_$(name).py)
 OPEN_MODEL_TESTS = tests/system/test_open_model.py
-LOWEST_DESELECT = --deselect "$(OPEN_MODEL_TESTS)::test_a_stall_shows_in_the_open_models_p99_and_hides_in_the_closed_loops" \
+LOWEST_DESELECT = --deselect tests/system/test_bad_input.py::test_bad_input_stops_locust_with_one_clear_line \
+	--deselect "$(OPEN_MODEL_TESTS)::test_a_stall_shows_in_the_open_models_p99_and_hides_in_the_closed_loops" \
 	--deselect "$(OPEN_MODEL_TESTS)::test_a_capacity_search_behind_a_throttle_finds_its_rate" \
 	--deselect "$(OPEN_MODEL_TESTS)::test_the_rate_is_held_and_the_registry_saw_every_arrival[poisson-0.15]" \
 	--deselect "$(OPEN_MODEL_TESTS)::test_a_load_shape_shapes_the_rate"
