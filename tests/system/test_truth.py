@@ -49,13 +49,21 @@ def summary_run(tmp_path: Path, host: str, prefix: str, *args: str, timeout: flo
     return result, json.loads(summary.read_text())
 
 
+def default_sigint() -> None:
+    """Ctrl-C as a terminal delivers it. A command a non-interactive shell starts in the background (a CI
+    script's `&`, nohup) inherits SIGINT ignored, and locust rightly leaves an ignored SIGINT alone: the run
+    then went on to its -t and exited 0 (seen in fresh-clone CI runs started so)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def act_once_requests_flow(
     command: list[str], tmp_path: Path, act: Callable[[subprocess.Popen[bytes]], None]
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start `command` (its --csv at tmp_path/run), `act` on it once its stats count requests, wait for its end
     (bounded; killed otherwise); the process and its output."""
     with open(tmp_path / "locust.log", "wb") as log:
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+                                   preexec_fn=default_sigint)  # fmt: skip
     try:
         wait_for("requests", requests_counted(tmp_path / "run"), process)
         act(process)
