@@ -96,6 +96,24 @@ def run_locust(
     )
 
 
+@contextmanager
+def seeded_run(command: list[str], tmp_path: Path, seconds: float = 30) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """A locust run (its stderr in tmp_path/locust.log) handed over once its log says it seeded (at most
+    `seconds`), for a test to break something under it; killed at the end if it has not ended."""
+    log = tmp_path / "locust.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=output, text=True)
+    try:
+        deadline = time.monotonic() + seconds
+        while "seeded " not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield process, log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
 def stats(csv_prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
     """Locust's `<prefix>_stats.csv` by (Type, Name), without the Aggregated row."""
     with open(f"{csv_prefix}_stats.csv", newline="") as handle:

@@ -9,7 +9,6 @@ import csv
 import dataclasses
 import json
 import re
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from registry_tasks.registry.workflows import pull_image, push_image
 from registry_tasks.sources import synthetic_image
 from registry_tasks.tools.local_registry import LocalRegistry, free_port
 
-from ..support.helpers import Fault, Recorder, fault_proxy, locust_command, run_locust, stats
+from ..support.helpers import Fault, Recorder, fault_proxy, locust_command, run_locust, seeded_run, stats
 
 KIB = 1 << 10
 AMD64 = Platform("linux", "amd64")
@@ -242,20 +241,11 @@ def test_a_registry_that_dies_is_not_hammered(
         "--request-timeout", "2",
         "--csv", str(tmp_path / "run"),
     )  # fmt: skip
-    log = tmp_path / "locust.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=output, text=True)
-    try:
-        deadline = time.monotonic() + 20
-        while "seeded " not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with seeded_run(command, tmp_path, seconds=20) as (process, log):
         time.sleep(1.0)  # the seeding's last step (a mount of the same blobs) takes milliseconds; then pulls run
         fresh_registry.process.kill()
         fresh_registry.process.wait(timeout=10)
         assert process.wait(timeout=60) == 1, log.read_text()[-3000:]
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert "Traceback" not in log.read_text()
     table = stats(tmp_path / "run")
     failed = sum(int(row["Failure Count"]) for (method, _), row in table.items() if method not in ("PULL", "PUSH"))

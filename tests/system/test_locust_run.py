@@ -5,15 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 from registry_tasks.tools.local_registry import LocalRegistry
 
 from ..support import fixture_builders as fb
-from ..support.helpers import ALL_ENTRIES, RunSkopeo, locust_command, run_locust, stats
+from ..support.helpers import ALL_ENTRIES, RunSkopeo, locust_command, run_locust, seeded_run, stats
 
 
 def test_all_tasks_run_without_failures(registry: LocalRegistry, tmp_path: Path) -> None:
@@ -150,19 +148,9 @@ def test_a_fault_of_ours_is_a_locust_exception_not_a_registry_failure(
         "--repository-prefix", "headless/cut",
         "--csv", str(tmp_path / "run"),
     )  # fmt: skip
-    log = tmp_path / "locust.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=output, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while "seeded " not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with seeded_run(command, tmp_path) as (process, log):
         os.truncate(archive, fb.member_offset(archive, save.layer_names[0]))
         assert process.wait(timeout=60) == 1, log.read_text()[-3000:]  # 1: Locust counted exceptions
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
     text = log.read_text()
     assert "ImageError: file ended before the bytes to send (truncated?)" in text  # the traceback, in the log
     exceptions = list(csv.DictReader((tmp_path / "run_exceptions.csv").read_text().splitlines()))
