@@ -22,7 +22,6 @@ Options of registry-tasks, by purpose. Each is a locust flag, a LOCUST_* environ
 --scenario YAML file (the name, dashes or underscores) and a field under "Custom parameters" in the web UI.
 Precedence: command line, environment or web UI, then the scenario, then the default."""
 WIDTH = 100
-BY_NAME = {option.name: option for option in OPTIONS}
 REGENERATE = "python -m registry_tasks options --markdown > docs/options.md"
 PAGE = f"""\
 # Options
@@ -79,12 +78,17 @@ def details(option: Option) -> str:
     return "; ".join(parts)
 
 
+def members(group: str) -> list[Option]:
+    """The options of one group, in the table's order."""
+    return [option for option in OPTIONS if option.group == group]
+
+
 def lines(groups: tuple[str, ...]) -> Iterator[str]:
     yield HEADER
     for group in groups:
         yield ""
         yield f"{group}:"
-        for option in (BY_NAME[name] for name in GROUPS[group]):
+        for option in members(group):
             yield f"  {flag(option)}"
             for text in (details(option), option.help):
                 yield from textwrap.wrap(text, WIDTH, initial_indent=" " * 6, subsequent_indent=" " * 8)
@@ -119,9 +123,9 @@ def markdown_rows(option: Option) -> str:
 def markdown() -> str:
     """The options page of the docs site: every option, a table per group."""
     parts = [PAGE]
-    for group, names in GROUPS.items():
+    for group in GROUPS:
         parts += ["", f"## {group[0].upper()}{group[1:]}", "", "| option | env | default | meaning |"]
-        parts += ["|---|---|---|---|", *(markdown_rows(BY_NAME[name]) for name in names)]
+        parts += ["|---|---|---|---|", *(markdown_rows(option) for option in members(group))]
     return "\n".join(parts) + "\n"
 
 
