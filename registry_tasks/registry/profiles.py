@@ -1,7 +1,7 @@
 """Client profiles: what each real client sends, as data. Workflows read a profile; they never branch on its name.
 
 Measured against distribution 2.8 from its own log, with the real programs run beside ours (tests/system:
-test_real_clients.py, test_profiles.py), and read from their sources (../shared/reference/real-clients.md):
+test_real_clients.py, test_profiles.py), and read from their sources (docs/real-clients.md):
 
 | | docker 20.10 | containerd 1.6 (ctr, the kubelet's CRI) | skopeo 1.9 | minimal |
 |---|---|---|---|---|

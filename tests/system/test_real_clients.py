@@ -1,6 +1,6 @@
 """The real clients (docker 20.10, containerd 1.6's ctr, skopeo 1.9) push then pull the fixture image on a fresh
 registry; each operation's requests, taken from the registry's own log by offset, reduce to the signature that
-../shared/reference/real-clients.md describes (where the real program differs from that page, the program wins:
+docs/real-clients.md describes (where the real program differs from that page, the program wins:
 see DIFFERENCES_FROM_THE_REFERENCE). The measured signatures go to `signatures.json` in the test's tmp dir and to
 stdout (`pytest -s`).
 
@@ -103,7 +103,7 @@ EXPECTED: dict[tuple[str, str], Signature] = {
     ("skopeo", "push"): push(1, (404, 404, 404), (1, 1, 1), (), NEW, "skopeo"),
 }
 """What each real client sends for the 2-layer fixture (config + 2 layers), as measured here; it agrees with
-../shared/reference/real-clients.md except for DIFFERENCES_FROM_THE_REFERENCE."""
+docs/real-clients.md except for DIFFERENCES_FROM_THE_REFERENCE."""
 
 DIFFERENCES_FROM_THE_REFERENCE = {
     "containerd pull order": "the reference says 'config, then layers'; ctr 1.6 here begins the layer GETs before "
@@ -124,7 +124,7 @@ DIFFERENCES_FROM_THE_REFERENCE = {
     "the plain-HTTP registry before any HTTP request; the registry logs nothing of it (1 more TCP connection than "
     "logged requests). ctr --plain-http does not",
 }
-"""Where the real programs here add to or differ from ../shared/reference/real-clients.md (the signatures in
+"""Where the real programs here add to or differ from docs/real-clients.md (the signatures in
 EXPECTED agree with its table)."""
 
 CLIENTS = ("docker", "containerd", "skopeo")

@@ -40,8 +40,8 @@ def mentioned_paths(text: str) -> set[str]:
 
 
 def test_the_path_pattern_finds_what_a_reader_follows() -> None:
-    found = mentioned_paths("see `../shared/x.md` and DESIGN.md; tests/unit/test_layers.py holds it; reports/run.html")
-    assert found == {"../shared/x.md", "DESIGN.md", "tests/unit/test_layers.py"}
+    found = mentioned_paths("see `../other/x.md` and DESIGN.md; tests/unit/test_layers.py holds it; reports/run.html")
+    assert found == {"../other/x.md", "DESIGN.md", "tests/unit/test_layers.py"}
 
 
 def page_id(doc: Path) -> str:
