@@ -146,18 +146,24 @@ def decide(locustfile_classes: Sequence[type[User]], settings: Settings, options
     return UserChoice(tuple(chosen), tuple(weights), tuple(task_lists))
 
 
-def locustfile_classes(environment: Any) -> list[type[User]]:
-    """The classes the locustfile offers (what a worker can be sent), or those given to the environment."""
+def offered(environment: Any) -> list[type[User]]:
+    """Every class the locustfile offers (Locust's class picker list), else those given to the environment;
+    never the open model's placeholder, which is ours to add."""
     available = getattr(environment, "available_user_classes", None) or {}
     classes = list(available.values()) or list(environment.user_classes)
-    named = set(getattr(environment.parsed_options, "user_classes", None) or ())
-    if named and available:  # `locust -f locustfile.py RegistryPullUser`: only those
-        classes = [user_class for user_class in classes if user_class.__name__ in named]
     return [user_class for user_class in classes if user_class is not OpenModelUser]
+
+
+def locustfile_classes(environment: Any) -> list[type[User]]:
+    """The classes this run may choose from: those offered, or the ones named on the command line
+    (`locust -f locustfile.py RegistryPullUser`)."""
+    named = set(getattr(environment.parsed_options, "user_classes", None) or ())
+    classes = offered(environment)
+    if named and getattr(environment, "available_user_classes", None):
+        classes = [user_class for user_class in classes if user_class.__name__ in named]
+    return classes
 
 
 def worker_classes(environment: Any) -> list[type[User]]:
     """Everything a master may send a worker: every class of the locustfile, and the open model's placeholder."""
-    available = getattr(environment, "available_user_classes", None) or {}
-    classes = list(available.values()) or list(environment.user_classes)
-    return [*(user_class for user_class in classes if user_class is not OpenModelUser), OpenModelUser]
+    return [*offered(environment), OpenModelUser]
