@@ -102,6 +102,7 @@ SCALED = (
     Scaled("--rollout", "2000@60s", "20@2s", "20 nodes over 2 s make the same storm, and the run still ends by itself"),
     Scaled("--populate", "500x20", "20x5", "10,000 tags take minutes to write here; 100 go the same way"),
     Scaled("--expect-workers", "8", "2", "2 worker processes stand for 8 machines on this 2-vCPU one"),
+    Scaled("--processes", "4", "2", "4 workers and a master on 2 vCPU, one of them busy, miss Locust's heartbeats"),
 )
 """Values smaller here than in the example, and why."""
 ADDED = {"--find-capacity": (("--capacity-step-time", "2"), "steps of 2 s, where the default is 30 s each")}
