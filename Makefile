@@ -22,21 +22,15 @@ LOCUST_ARGS ?= --headless -u $(RUN_USERS) -r $(RUN_SPAWN_RATE) -t $(RUN_TIME) --
 # The lowest Locust we support (pyproject.toml: locust>=2.32,<3): 2.32 is the first whose web UI keeps a plugin's
 # extra template arguments (the Registry tab). `make test` runs the newest, `make test-lowest` this one.
 LOCUST_LOWEST ?= 2.32.0
-# On the lowest Locust, run what depends on Locust's version: the plugin's integration with its runners, events,
-# stats, web UI, shapes and distributed runs, and the unit tests. Left out: what runs the same on any version
-# (the client, workflows, sources, faults, integrity, real clients and profiles, replay, populate, churn,
-# uploads, artifacts, compare, port shortage, compose, the README's examples: each feature they show has its own
-# test here), the table of bad options and fixtures (our own parsing) and the longest timing runs of the open
-# model: CI time.
-LOWEST_IGNORE = $(foreach name,auth client compose local_registry multiplatform port_shortage real_clients sources \
-	workflows profiles faults integrity recovery cleanup replay populate churn uploads artifacts compare readme,\
-	--ignore=tests/system/test_$(name).py)
+# On the lowest Locust, run what meets Locust's API: the unit tests, and the system tests of the plugin's runners,
+# events, stats, exit codes, web UI, shapes and distributed runs. Everything else (the client, workflows, sources,
+# faults, real clients, replay, populate, the README's examples...) runs the same on any Locust, in `make test`.
 OPEN_MODEL_TESTS = tests/system/test_open_model.py
-LOWEST_DESELECT = --deselect tests/system/test_bad_input.py::test_bad_input_stops_locust_with_one_clear_line \
-	--deselect "$(OPEN_MODEL_TESTS)::test_a_stall_shows_in_the_open_models_p99_and_hides_in_the_closed_loops" \
-	--deselect "$(OPEN_MODEL_TESTS)::test_a_capacity_search_behind_a_throttle_finds_its_rate" \
-	--deselect "$(OPEN_MODEL_TESTS)::test_the_rate_is_held_and_the_registry_saw_every_arrival[poisson-0.15]" \
-	--deselect "$(OPEN_MODEL_TESTS)::test_a_load_shape_shapes_the_rate"
+LOWEST_TESTS = tests/unit $(foreach name,distributed truth user_choice request_events shapes web_ui locust_run gates,\
+	tests/system/test_$(name).py) \
+	"$(OPEN_MODEL_TESTS)::test_two_workers_share_the_rate_and_the_master_sums_it" \
+	"$(OPEN_MODEL_TESTS)::test_two_workers_split_a_rollout_and_the_master_ends_it" \
+	"$(OPEN_MODEL_TESTS)::test_the_web_ui_shows_a_rollouts_figures_and_stays_up_after_it"
 VENV_LOWEST ?= .venv-lowest
 
 .PHONY: venv ensure-registry-binary test test-lowest lint typecheck docs run clean
@@ -62,16 +56,16 @@ ensure-registry-binary:
 	  fi; \
 	fi
 
+# Two pytest processes at once (tests/shards.py says why), each printing its output when it ends.
 test: venv ensure-registry-binary lint typecheck docs
-	$(PY) -m pytest -q
+	$(PY) -m tests.shards -q
 
-# The same tests on the lowest supported Locust, in a venv of its own (less test_real_clients.py, which measures
-# only the real docker, containerd and skopeo: no Locust in it).
+# The tests that meet Locust's API (LOWEST_TESTS) on the lowest supported Locust, in a venv of its own.
 test-lowest: ensure-registry-binary
 	[[ -x $(VENV_LOWEST)/bin/python ]] || $(PYTHON) -m venv $(VENV_LOWEST)
 	$(VENV_LOWEST)/bin/python -m pip install --quiet -e '.[dev]' 'locust==$(LOCUST_LOWEST)'
 	$(VENV_LOWEST)/bin/python -c 'import locust; print("locust", locust.__version__)'
-	$(VENV_LOWEST)/bin/python -m pytest -q $(LOWEST_IGNORE) $(LOWEST_DESELECT)
+	$(VENV_LOWEST)/bin/python -m pytest -q $(LOWEST_TESTS)
 
 lint: venv
 	$(PY) -m ruff check $(LINT_PATHS)

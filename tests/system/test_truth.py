@@ -129,12 +129,13 @@ def test_a_rollout_the_run_time_cuts_short_is_incomplete_not_failed(registry: Lo
 
 
 def test_a_capacity_search_the_run_time_cuts_short_found_nothing(registry: LocalRegistry, tmp_path: Path) -> None:
-    """Behind a registry that serves 10 requests/s, from 5/s up by half: a rate beyond 15/s queues seconds of work
-    in a 3 s step and breaches p95=500 ms; bisecting to 5% takes 8 steps or more, 24 s, and the run has 20 s. The
-    search says what it had (the highest rate that held, the lowest that breached) and exits 4, not found."""
+    """Behind a registry that serves 10 requests/s, from 5/s up by half: the first rate that breaches is 50% above
+    the last that held, and halving that gap to within 5% takes 4 more steps, 6 steps at least; the run has room for
+    4 steps of 3 s at most, however fast or slow the machine (a busy one breached at 7.5/s and found 7.19/s in a
+    20 s run). The search says what it had (the highest rate that held, the lowest that breached) and exits 4."""
     with throttle_proxy(registry.url, per_second=10) as (url, _):
         result, summary = summary_run(
-            tmp_path, url, "truth/capacity", "-t", "20s", "--find-capacity", "manifest-get", "--slo", "p95=500",
+            tmp_path, url, "truth/capacity", "-t", "12s", "--find-capacity", "manifest-get", "--slo", "p95=500",
             "--capacity-start", "5/s", "--capacity-step-time", "3", "--client-profile", "minimal",
         )  # fmt: skip
     assert result.returncode == 4, result.stderr[-3000:]
