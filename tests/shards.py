@@ -52,7 +52,8 @@ def main(options: list[str]) -> int:
         for number, process, output in sorted(running, key=lambda shard: shard[0]):
             code = process.wait()
             codes.append(code)
-            print(f"===== shard {number} of {len(running)} (exit {code}, {time.monotonic() - started:.0f} s):", flush=True)
+            seconds = time.monotonic() - started
+            print(f"===== shard {number} of {len(running)} (exit {code}, {seconds:.0f} s):", flush=True)
             sys.stdout.write(output.read_text(errors="replace"))
             sys.stdout.flush()
     failed = [number for number, code in enumerate(codes, 1) if code != 0]
