@@ -18,7 +18,7 @@ from locust.env import Environment
 from locust.event import Events
 
 from registry_tasks.load import ArrivalSchedule
-from registry_tasks.plugin.open_model import Arrivals, Client, DueFire
+from registry_tasks.plugin.open_model.arrival_pool import Arrivals, Client, DueFire
 
 
 def main(rate: float, seconds: float) -> None:

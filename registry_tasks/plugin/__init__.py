@@ -1,18 +1,23 @@
-"""Everything that imports Locust: user classes, per-process state and seeding, listeners (gates, reports, CSV,
-web UI tab, distributed coordination), load shapes.
+"""Everything that imports Locust, by role: run/ (the process's run: settings, images, seeding, checks, outcome),
+users/ (the closed-loop user classes and which of them run), open_model/ (arrivals, rollouts, capacity search,
+replay, load shapes), reporting/ (tables, charts, gates, CSV, --record), and above them `RegistryPlugin`
+(registry_plugin.py), one per Locust environment, which owns the run and registers the listeners.
 
-Importing this package registers the plugin's listeners on `locust.events` (see `listeners`): a locustfile
-that imports `registry_tasks.plugin` (or anything from it, or the public names of `registry_tasks`) gets
-the options, seeding, gates and reports.
+Importing this package registers the one hook on `locust.events` that makes that object at Locust's `init`: a
+locustfile that imports `registry_tasks.plugin` (or anything from it, or the public names of `registry_tasks`)
+gets the options, seeding, gates and reports. The plugin's loggers keep the names of its modules before the
+split into sub-packages (`registry_tasks.plugin.outcome`, `.gates`, ...): its log lines are output people read
+and filter.
 """
 
 import sys
 
 from locust import events
 
-from . import listeners, task_ratio
-from .state import RegistryRun
-from .users import (
+from . import registry_plugin
+from .run.state import RegistryRun
+from .users import task_ratio
+from .users.classes import (
     RegistryArtifactUser,
     RegistryBrowseUser,
     RegistryChurnUser,
@@ -22,7 +27,7 @@ from .users import (
     registry_task,
 )
 
-listeners.register(events)
+registry_plugin.register(events)
 task_ratio.choose_for_task_ratio(sys.argv)
 
 __all__ = [

@@ -3,7 +3,7 @@
 Locust's `/swarm` takes the form's option values into `parsed_options` and starts the run; a bad value
 (`chunk_size=-5`) was refused only at `test_start`, in the log, with the run stuck in CLEANUP and the form
 saying it had started. We read the same form the same way first: a bad value, a missing host, or a change of
-what decides the user classes (chosen when Locust started: user_choice.py) answers `/swarm` with
+what decides the user classes (chosen when Locust started: users/choice.py) answers `/swarm` with
 `{"success": false, "message": ...}`, which the UI shows under the form, and nothing starts.
 """
 
@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import jsonify, request
 from locust.env import Environment
 
 from ..config import SettingsError, check_host
-from . import lifecycle, state, user_choice
+from .run.checks import STARTUP_ERRORS, check_open_model
+from .run.state import RegistryRun, load_run
+from .users import choice as user_choice
 
-log = logging.getLogger(__name__)
-LOCUST_OWN = {"user_count", "spawn_rate", "host", "user_classes", "run_time", "profile", "shape_class"}
+log = logging.getLogger("registry_tasks.plugin.start_form")
+LOCUST_OWN = frozenset({"user_count", "spawn_rate", "host", "user_classes", "run_time", "profile", "shape_class"})
 """Form fields Locust checks itself."""
 
 
@@ -45,7 +48,7 @@ def form_options(parsed: Any, form: Any) -> argparse.Namespace:
     return argparse.Namespace(**values)
 
 
-def problem(environment: Environment, form: Any) -> str | None:
+def problem(environment: Environment, form: Any, run: RegistryRun | None) -> str | None:
     """Why this form must not start a run, in one line; None when it may."""
     host = str(form.get("host", environment.host or "")).replace("<", "").replace(">", "")
     try:
@@ -54,9 +57,8 @@ def problem(environment: Environment, form: Any) -> str | None:
         check_host(host)
         options = form_options(environment.parsed_options, form)
         options.user_classes = getattr(environment.parsed_options, "user_classes", None)
-        candidate = state.load_run(host, options)
-        lifecycle.check_open_model(environment, candidate.settings)
-        run = state.current_or_none()
+        candidate = load_run(host, options)
+        check_open_model(environment, candidate.settings)
         chosen = user_choice.decide(user_choice.locustfile_classes(environment), candidate.settings, options)
         if run is not None and run.choice is not None and not same_users(run.choice, chosen):
             return (
@@ -70,7 +72,7 @@ def problem(environment: Environment, form: Any) -> str | None:
         idle = [name for name in picked if name in offered and weights.get(offered[name], 1) == 0]
         if picked and len(idle) == len(picked):
             return f"{', '.join(idle)} run only when asked: start Locust with --tags naming their tasks"
-    except lifecycle.STARTUP_ERRORS as exc:
+    except STARTUP_ERRORS as exc:
         return str(exc)
     return None
 
@@ -79,7 +81,8 @@ def same_users(first: user_choice.UserChoice, second: user_choice.UserChoice) ->
     return (first.classes, first.weights, first.task_lists) == (second.classes, second.weights, second.task_lists)
 
 
-def on_init(environment: Environment, **_: Any) -> None:
+def install(environment: Environment, current: Callable[[], RegistryRun | None]) -> None:
+    """At init: /swarm answers a form that must not start a run (`current`: the run Locust started with)."""
     app = environment.web_ui.app if environment.web_ui is not None else None
     if app is None:
         return
@@ -87,7 +90,7 @@ def on_init(environment: Environment, **_: Any) -> None:
     def check_start() -> Any:
         if (request.endpoint or "").rsplit(".", 1)[-1] != "swarm" or request.method != "POST":  # "locust.swarm"
             return None
-        reason = problem(environment, request.form)
+        reason = problem(environment, request.form, current())
         if reason is None:
             return None
         log.error("not started: %s", reason)

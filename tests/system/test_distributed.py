@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from registry_tasks.plugin.throughput import COLUMNS, IMAGE_TYPES
+from registry_tasks.plugin.reporting.throughput import COLUMNS, IMAGE_TYPES
 from registry_tasks.tools.local_registry import LocalRegistry, free_port
 
 from ..support import fixture_builders as fb

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from registry_tasks.plugin.gates import GATE_EXIT_CODE
+from registry_tasks.plugin.reporting.gates import GATE_EXIT_CODE
 from registry_tasks.tools.local_registry import LocalRegistry
 
 from ..support.helpers import run_locust

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from registry_tasks.config import SettingsError, settings_from
-from registry_tasks.plugin.gates import gates, judge
-from registry_tasks.plugin.throughput import EntryFigures
+from registry_tasks.plugin.reporting.gates import gates, judge
+from registry_tasks.plugin.reporting.throughput import EntryFigures
 
 from ..support.helpers import options
 

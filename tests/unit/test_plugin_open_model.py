@@ -11,8 +11,8 @@ from locust.env import Environment
 from locust.event import Events
 
 from registry_tasks.load import ArrivalSchedule
-from registry_tasks.plugin.open_figures import merged, rollout_figures, rollout_sections
-from registry_tasks.plugin.open_model import Arrivals, Client, DueFire
+from registry_tasks.plugin.open_model.arrival_pool import Arrivals, Client, DueFire
+from registry_tasks.plugin.open_model.figures import merged, rollout_figures, rollout_sections
 
 from ..support.helpers import Recorder
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from registry_tasks.load.arrivals import Dropped
 from registry_tasks.load.traces import read_trace
-from registry_tasks.plugin.recorder import Recorder, line
+from registry_tasks.plugin.reporting.recorder import Recorder, line
 from registry_tasks.registry.errors import Failure, RegistryError
 
 

@@ -7,8 +7,8 @@ import collections
 import random
 
 from registry_tasks.config import settings_from
-from registry_tasks.plugin.seeding import seeded_target
-from registry_tasks.plugin.state import RegistryRun
+from registry_tasks.plugin.run.seeding import seeded_target
+from registry_tasks.plugin.run.state import RegistryRun
 from registry_tasks.sources import synthetic_image
 
 from ..support.helpers import options

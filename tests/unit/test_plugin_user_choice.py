@@ -9,8 +9,8 @@ import pytest
 from locust import User, tag, task
 
 from registry_tasks.config import SettingsError, settings_from
-from registry_tasks.plugin.user_choice import UserChoice, decide
-from registry_tasks.plugin.users import (
+from registry_tasks.plugin.users.choice import UserChoice, decide
+from registry_tasks.plugin.users.classes import (
     USER_CLASSES,
     OpenModelUser,
     RegistryBrowseUser,

@@ -6,7 +6,7 @@ from typing import Any
 
 from locust.env import Environment
 
-from registry_tasks.plugin.users import RegistryPullUser
+from registry_tasks.plugin.users.classes import RegistryPullUser
 
 
 class TaggedPuller(RegistryPullUser):

@@ -11,7 +11,7 @@ import pytest
 
 from registry_tasks import __version__
 from registry_tasks.config import SettingsError, client_config, settings_from
-from registry_tasks.plugin.state import RegistryRun, load_run
+from registry_tasks.plugin.run.state import RegistryRun, load_run
 from registry_tasks.registry.profiles import (
     CONNECTION_POLICIES,
     HEAD_ALL,

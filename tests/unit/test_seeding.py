@@ -15,8 +15,8 @@ import pytest
 
 from registry_tasks.config import settings_from
 from registry_tasks.image import Image
-from registry_tasks.plugin.seeding import SEED_POLL_SECONDS, await_seed
-from registry_tasks.plugin.state import RegistryRun
+from registry_tasks.plugin.run.seeding import SEED_POLL_SECONDS, await_seed
+from registry_tasks.plugin.run.state import RegistryRun
 from registry_tasks.registry.client import RegistryClient
 from registry_tasks.sources import synthetic_image
 

@@ -9,7 +9,7 @@ import pytest
 
 from registry_tasks.config import SettingsError, settings_from
 from registry_tasks.load import Shape
-from registry_tasks.plugin.shapes import OptionShape
+from registry_tasks.plugin.open_model.shape_classes import OptionShape
 
 from ..support.helpers import options
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from locust.stats import RequestStats
 
-from registry_tasks.plugin.throughput import add_to_report, as_csv, table
+from registry_tasks.plugin.reporting.throughput import add_to_report, as_csv, table
 
 
 def stats_over(seconds: float) -> RequestStats:

@@ -16,14 +16,15 @@ import os
 import socket
 import time
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any
 
-from ..load.arrivals import Dropped
-from ..registry import names
-from .open_model import status_of
+from ...load.arrivals import Dropped
+from ...registry import names
+from ..open_model.arrival_pool import status_of
 
-SUCCESS_STATUS = {names.MANIFEST_PUT: 201, names.UPLOAD_FINISH: 201, names.BLOB_MOUNT: 201,
-                  names.UPLOAD_START: 202, names.UPLOAD_CHUNK: 202, names.MANIFEST_DELETE: 202}  # fmt: skip
+SUCCESS_STATUS = MappingProxyType({names.MANIFEST_PUT: 201, names.UPLOAD_FINISH: 201, names.BLOB_MOUNT: 201,
+                                   names.UPLOAD_START: 202, names.UPLOAD_CHUNK: 202, names.MANIFEST_DELETE: 202})
 NOT_REQUESTS = (*names.OPERATION_NAMES, names.TOKEN)
 
 
@@ -84,16 +85,14 @@ class Recorder:
             self.fd = -1
 
 
-_recorder: Recorder | None = None
-
-
-def watch(request_event: Any, path: str) -> None:
-    """At test start in a load process: record into `path` (or stop recording when it is empty)."""
-    global _recorder
-    if _recorder is not None and _recorder.path != path:
-        request_event.remove_listener(_recorder)
-        _recorder.close()
-        _recorder = None
-    if path and _recorder is None:
-        _recorder = Recorder(path)
-        request_event.add_listener(_recorder)
+def watch(recorder: Recorder | None, request_event: Any, path: str) -> Recorder | None:
+    """At test start in a load process: the recorder into `path` (None when it is empty), listening to
+    `request_event`; `recorder` (the last test's) is kept when its path is the same, else closed."""
+    if recorder is not None and recorder.path != path:
+        request_event.remove_listener(recorder)
+        recorder.close()
+        recorder = None
+    if path and recorder is None:
+        recorder = Recorder(path)
+        request_event.add_listener(recorder)
+    return recorder

@@ -17,10 +17,12 @@ import io
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
+from types import MappingProxyType
 
 from locust.stats import RequestStats, StatsEntry
 
-from ..registry import names
+from ...registry import names
+from ..run.progress import human_bytes
 
 MB = 1_000_000
 IMAGE_TYPES = tuple(names.OPERATION_METHODS.values())
@@ -44,7 +46,7 @@ class EntryFigures:
     rps: float
 
 
-COLUMNS = {  # field -> column title, in report order
+COLUMNS = MappingProxyType({  # field -> column title, in report order
     "method": "Type",
     "name": "Name",
     "requests": "Requests",
@@ -56,7 +58,7 @@ COLUMNS = {  # field -> column title, in report order
     "bytes": "Bytes",
     "mbps": "MB/s",
     "rps": "Requests/s",
-}
+})
 assert list(COLUMNS) == [item.name for item in fields(EntryFigures)]
 
 
@@ -144,14 +146,6 @@ def before_body(page: str, marker: str, markup: Callable[[], str]) -> str:
 def add_to_report(page: str, rows: Iterable[EntryFigures]) -> str:
     """Locust's report page with our table before `</body>` (once)."""
     return before_body(page, 'id="registry-throughput"', lambda: as_html(rows))
-
-
-def human_bytes(count: float) -> str:
-    """Bytes in decimal units, as MB/s counts them: 4292178943 -> 4.29 GB."""
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if count >= size:
-            return f"{count / size:.3g} {unit}"
-    return f"{int(count)} B"
 
 
 def as_text(rows: Iterable[EntryFigures]) -> str:

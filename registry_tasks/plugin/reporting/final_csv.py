@@ -22,36 +22,39 @@ from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
-_stats_file = ""  # what Locust's writer rewrites every second; "" when no --csv (or on a worker)
-_json_output = False
+
+class FinalCsv:
+    """One process's side of it: the stats file Locust's writer rewrites ("" without --csv, or on a worker)."""
+
+    def __init__(self) -> None:
+        self.stats_file = ""
+        self.json_output = False
+
+    def on_init(self, environment: Environment) -> None:
+        options = environment.parsed_options
+        prefix = getattr(options, "csv_prefix", None)
+        self.stats_file = f"{prefix}_stats.csv" if prefix and not isinstance(environment.runner, WorkerRunner) else ""
+        self.json_output = bool(getattr(options, "json", False) or getattr(options, "json_file", None))
+
+    def on_quitting(self, environment: Environment, **_: Any) -> None:
+        """With --json output: one more writer turn now, before that output resets the entries."""
+        runner = environment.runner
+        if self.stats_file and self.json_output and runner is not None and runner.state not in (
+            STATE_SPAWNING, STATE_RUNNING
+        ):  # fmt: skip
+            one_more_turn(self.stats_file)
+
+    def on_quit(self, **_: Any) -> None:
+        """Without --json output: one more writer turn, after which Locust closes its files."""
+        if self.stats_file and not self.json_output:
+            one_more_turn(self.stats_file)
 
 
-def on_init(environment: Environment, **_: Any) -> None:
-    global _stats_file, _json_output
-    options = environment.parsed_options
-    prefix = getattr(options, "csv_prefix", None)
-    _stats_file = f"{prefix}_stats.csv" if prefix and not isinstance(environment.runner, WorkerRunner) else ""
-    _json_output = bool(getattr(options, "json", False) or getattr(options, "json_file", None))
-
-
-def on_quitting(environment: Environment, **_: Any) -> None:
-    """With --json output: one more writer turn now, before that output resets the entries."""
-    runner = environment.runner
-    if _stats_file and _json_output and runner is not None and runner.state not in (STATE_SPAWNING, STATE_RUNNING):
-        _one_more_turn()
-
-
-def on_quit(**_: Any) -> None:
-    """Without --json output: one more writer turn, after which Locust closes its files."""
-    if _stats_file and not _json_output:
-        _one_more_turn()
-
-
-def _one_more_turn() -> None:
+def one_more_turn(stats_file: str) -> None:
     """Return just after Locust's CSV writer has rewritten the stats file once more (at most a turn and a half)."""
-    before = _mtime(_stats_file)
+    before = _mtime(stats_file)
     deadline = time.monotonic() + CSV_STATS_INTERVAL_SEC + 0.5
-    while _mtime(_stats_file) == before and time.monotonic() < deadline:
+    while _mtime(stats_file) == before and time.monotonic() < deadline:
         gevent.sleep(0.02)
 
 

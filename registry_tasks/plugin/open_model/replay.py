@@ -17,27 +17,28 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import gevent
 
-from ..config import Settings, SettingsError
-from ..image import Blob, Body, Image, SyntheticSegment, blob_from_body, blob_from_bytes, build_image
-from ..image.media_types import OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST
-from ..load.replay_plan import ReplayPlan, in_window, kind_of, mapped_repository, mapped_tag, missing, short_hash
-from ..load.replay_plan import plan as plan_records
-from ..load.traces import TraceError, TraceRecord, read_trace
-from ..registry import RegistryClient, log_request, names
-from . import progress
-from .open_model import Arrivals, ArrivalSpec, Watcher
-from .users import RegistryUser, registry_task
+from ...config import Settings, SettingsError
+from ...image import Blob, Body, Image, SyntheticSegment, blob_from_body, blob_from_bytes, build_image
+from ...image.media_types import OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST
+from ...load.replay_plan import ReplayPlan, in_window, kind_of, mapped_repository, mapped_tag, missing, short_hash
+from ...load.replay_plan import plan as plan_records
+from ...load.traces import TraceError, TraceRecord, read_trace
+from ...registry import RegistryClient, log_request, names
+from ..run.progress import Phases
+from ..users.classes import RegistryUser, registry_task
+from .arrival_pool import Arrivals, ArrivalSpec, Watcher
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("registry_tasks.plugin.replay")
 UPLOAD_BYTES = 1 << 20
 """Bytes of a replayed upload whose blob the trace never reads (traces record no request sizes)."""
 REORDER_SECONDS = 10.0
 """Records up to this far ahead in trace time are put back in order (a log is in completion order)."""
-HEADLINES = {
+KIND_HEADLINES = MappingProxyType({
     "ping": ("GET", names.PING),
     "manifest-get": ("GET", names.MANIFEST_GET),
     "manifest-head": ("HEAD", names.MANIFEST_HEAD),
@@ -45,7 +46,8 @@ HEADLINES = {
     "blob-get": ("GET", names.BLOB_GET),
     "blob-head": ("HEAD", names.BLOB_HEAD),
     "upload": ("PUT", names.UPLOAD_FINISH),
-}
+})
+"""Each replayed kind's headline entry: what its arrival is timed and dropped as."""
 
 
 def records(settings: Settings) -> Iterator[TraceRecord]:
@@ -54,7 +56,7 @@ def records(settings: Settings) -> Iterator[TraceRecord]:
         yield from read_trace(path, settings.replay_format or None)
 
 
-def check(settings: Settings) -> ReplayPlan | None:
+def check_replay(settings: Settings) -> ReplayPlan | None:
     """At start: read every file once; a bad one is a SettingsError (one line, nothing sent)."""
     if not settings.replay:
         return None
@@ -112,7 +114,7 @@ class Objects:
         return found
 
 
-def warm_up(client: RegistryClient, objects: Objects, prefix: str) -> tuple[int, int]:
+def warm_up(client: RegistryClient, objects: Objects, prefix: str, phases: Phases) -> tuple[int, int]:
     """Create what the replay reads (HEAD first, then write): returns (blobs written, manifests written)."""
     plan = objects.plan
     links = dict(plan.links)
@@ -123,7 +125,7 @@ def warm_up(client: RegistryClient, objects: Objects, prefix: str) -> tuple[int,
     written_blobs = written_manifests = 0
     where: dict[str, str] = {}  # blob reference -> a repository that holds it (mount from there)
     sizes = sum(plan.blob_size(reference) for _, reference in links)
-    progress.begin("replay warm-up", len(links) + len(plan.manifests), sizes, "blobs and manifests")
+    phases.begin("replay warm-up", len(links) + len(plan.manifests), sizes, "blobs and manifests")
     for repository, reference in links:
         target, blob = mapped_repository(prefix, repository), objects.blob(reference)
         if not client.blob_exists(target, blob.digest):
@@ -132,7 +134,7 @@ def warm_up(client: RegistryClient, objects: Objects, prefix: str) -> tuple[int,
                 client.upload_blob(target, blob, "monolithic", 5 << 20)
             written_blobs += 1
         where[reference] = target
-        progress.advance(1, blob.size)
+        phases.advance(1, blob.size)
     for repository in plan.pushed:  # the trace's manifest PUTs need the config there too
         target, image = mapped_repository(prefix, repository), objects.image(repository)
         if not client.blob_exists(target, image.config.digest):
@@ -144,8 +146,8 @@ def warm_up(client: RegistryClient, objects: Objects, prefix: str) -> tuple[int,
             client.upload_blob(target, image.config, "monolithic", 5 << 20)
             client.put_manifest(target, tag, image.manifest)
             written_manifests += 1
-        progress.advance(1)
-    progress.end()
+        phases.advance(1)
+    phases.end()
     return written_blobs, written_manifests
 
 
@@ -202,7 +204,7 @@ def work_for(record: TraceRecord, objects: Objects, prefix: str, settings: Setti
     return registry_task(replay)
 
 
-def merged(settings: Settings) -> Iterator[TraceRecord]:
+def merged_records(settings: Settings) -> Iterator[TraceRecord]:
     """The files' records merged in start order, each file put back in order within REORDER_SECONDS."""
 
     def ordered(path: str) -> Iterator[TraceRecord]:
@@ -226,12 +228,12 @@ class ReplayRun:
         self.host = host
         self.plan = plan
         self.objects = Objects(plan, settings.synthetic_seed)
-        self.watcher = ReplayWatcher(kinds={name: kind for kind, (_, name) in HEADLINES.items()})
+        self.watcher = ReplayWatcher(kinds={name: kind for kind, (_, name) in KIND_HEADLINES.items()})
         self.warm: tuple[int, int] = (0, 0)
 
-    def warm_up(self, client: RegistryClient) -> None:
+    def warm_up(self, client: RegistryClient, phases: Phases) -> None:
         started = time.perf_counter()
-        self.warm = warm_up(client, self.objects, self.settings.repository_prefix)
+        self.warm = warm_up(client, self.objects, self.settings.repository_prefix, phases)
         checked = len(self.plan.links) + len(self.plan.manifests)
         log.info("replay warm-up: %d blobs and %d manifests written in %.1f s (%d objects checked)",
                  *self.warm, time.perf_counter() - started, checked)  # fmt: skip
@@ -244,8 +246,8 @@ class ReplayRun:
         speed, scale = settings.replay_speed, settings.replay_clients_scale
         clock = time.perf_counter()
         queue: list[tuple[float, int, int, TraceRecord]] = []
-        for number, record in enumerate(in_window(merged(settings), plan.first_start, start_s, end_s)):
-            if kind_of(record) not in HEADLINES or int(short_hash(record.client, 8), 16) % workers != index:
+        for number, record in enumerate(in_window(merged_records(settings), plan.first_start, start_s, end_s)):
+            if kind_of(record) not in KIND_HEADLINES or int(short_hash(record.client, 8), 16) % workers != index:
                 continue
             offset = record.start - plan.first_start - start_s
             for copy in range(scale):  # copy k of a client: the same requests, k/scale seconds later
@@ -271,7 +273,7 @@ class ReplayRun:
             if wait > 0:
                 gevent.sleep(wait)
         kind = kind_of(record)
-        spec = ArrivalSpec(HEADLINES[kind], key=(record.client, copy), expect_missing=record.status == 404)
+        spec = ArrivalSpec(KIND_HEADLINES[kind], key=(record.client, copy), expect_missing=record.status == 404)
         work = work_for(record, self.objects, self.settings.repository_prefix, self.settings)
         self.arrivals.arrive(kind, due, self.watcher, work, None, spec)
 

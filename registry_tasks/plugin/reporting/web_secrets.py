@@ -9,16 +9,16 @@ when the option is empty (as a worker does with its own environment).
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from locust.env import Environment
 
-from ..config import OPTIONS
+from ...config import OPTIONS
 
 SECRETS = tuple(option for option in OPTIONS if option.secret)
 
 
-def on_init(environment: Environment, **_: Any) -> None:
+def hide(environment: Environment) -> None:
+    """At init: the secret options kept in this process's environment variables, blanked in the web UI's page."""
     for option in SECRETS:
         value = getattr(environment.parsed_options, option.key, "")
         if value:

@@ -20,29 +20,48 @@ import gevent.event
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from ..config import Settings
-from ..load import ArrivalSchedule, CapacitySearch, Histogram, StepFigures, format_rate, tasks
-from ..registry import PullTarget, RequestFailed, pull_image
-from ..registry.profiles import CONTAINERD
-from .open_model import Arrivals, Client, Watcher
+from ...load import ArrivalSchedule, CapacitySearch, Histogram, StepFigures, format_rate, tasks
+from ...registry import PullTarget, RequestFailed, pull_image
+from ...registry.profiles import CONTAINERD
+from ..run.state import RegistryRun
+from ..users.classes import RegistryPullUser, RegistryUser, registry_task
+from .arrival_pool import Arrivals, Client, Watcher
 from .replay import ReplayRun, warm_up_client
-from .state import RegistryRun
-from .users import RegistryPullUser, RegistryUser, registry_task
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("registry_tasks.plugin.open_runs")
 PLACE_MESSAGE = "registry_tasks_open_place"  # master -> worker: {"index": k, "workers": n}
 PLACE_WAIT_SECONDS = 10.0
-_place: gevent.event.AsyncResult = gevent.event.AsyncResult()  # on a worker: the master's last word
 
 
-def open_mode(settings: Settings) -> bool:
-    return bool(settings.arrival_rate or settings.rollout or settings.find_capacity or settings.replay)
+class Place:
+    """On a worker: its place in the schedule, the master's last word at test start."""
 
+    def __init__(self) -> None:
+        self.told = gevent.event.AsyncResult()
 
-def writes(settings: Settings) -> bool:
-    """Whether the open model pushes (and so needs manifest-put's seeded repository)."""
-    entries = set(settings.arrival_rate) | {settings.find_capacity}
-    return bool(entries & set(tasks.PUSH_TASKS))
+    def listen(self, environment: Environment) -> None:
+        if isinstance(environment.runner, WorkerRunner):
+
+            def hear(msg: Any, **_: Any) -> None:
+                if self.told.ready():
+                    self.told = gevent.event.AsyncResult()
+                self.told.set(msg.data)
+
+            environment.runner.register_message(PLACE_MESSAGE, hear)
+
+    def forget(self) -> None:
+        """At a worker's test stop: the next run's place comes with the next start."""
+        self.told = gevent.event.AsyncResult()
+
+    def wait(self) -> tuple[int, int]:
+        """(index, workers); (0, 0) when the master said nothing in time: this worker then sends nothing."""
+        try:
+            place = self.told.get(timeout=PLACE_WAIT_SECONDS)
+        except gevent.Timeout:
+            log.error("the master did not give this worker its share of the schedule in %g s: it sends nothing",
+                      PLACE_WAIT_SECONDS)  # fmt: skip
+            return 0, 0
+        return int(place["index"]), int(place["workers"])
 
 
 @dataclass
@@ -108,9 +127,10 @@ class StepWatcher(Watcher):
 class OpenRun:
     """This process's open-model run, from seeding done to its end."""
 
-    def __init__(self, environment: Environment, run: RegistryRun) -> None:
+    def __init__(self, environment: Environment, run: RegistryRun, place: Place) -> None:
         self.environment = environment
         self.run = run
+        self.place = place
         self.settings = run.settings
         default = CONTAINERD.name if self.settings.rollout else "docker"
         self.arrivals = Arrivals(environment, self.settings.max_in_flight, default)
@@ -137,13 +157,7 @@ class OpenRun:
     def _place(self) -> tuple[int, int]:
         if not isinstance(self.environment.runner, WorkerRunner):
             return 0, 1
-        try:
-            place = _place.get(timeout=PLACE_WAIT_SECONDS)
-        except gevent.Timeout:
-            log.error("the master did not give this worker its share of the schedule in %g s: it sends nothing",
-                      PLACE_WAIT_SECONDS)  # fmt: skip
-            return 0, 0
-        return int(place["index"]), int(place["workers"])
+        return self.place.wait()
 
     def _rates(self, index: int, workers: int) -> None:
         settings = self.settings
@@ -209,7 +223,7 @@ class OpenRun:
         replay = self.replay = ReplayRun(self.arrivals, self.settings, host, self.run.replay_plan)
         client = warm_up_client(host, self.run)
         try:
-            replay.warm_up(client)
+            replay.warm_up(client, self.run.phases)
         except RequestFailed as exc:
             log.error("replay warm-up failed: %s", exc)
             self.finish()
@@ -282,21 +296,3 @@ def send_places(environment: Environment) -> None:
     workers = sorted(runner.clients)
     for index, client_id in enumerate(workers):
         runner.send_message(PLACE_MESSAGE, {"index": index, "workers": len(workers)}, client_id)
-
-
-def forget_place() -> None:
-    """At a worker's test stop: the next run's place comes with the next start."""
-    global _place
-    _place = gevent.event.AsyncResult()
-
-
-def listen_for_place(environment: Environment) -> None:
-    if isinstance(environment.runner, WorkerRunner):
-
-        def hear(msg: Any, **_: Any) -> None:
-            global _place
-            if _place.ready():
-                _place = gevent.event.AsyncResult()
-            _place.set(msg.data)
-
-        environment.runner.register_message(PLACE_MESSAGE, hear)

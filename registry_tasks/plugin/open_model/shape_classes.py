@@ -8,8 +8,8 @@ from locust import LoadTestShape
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from ..config import SettingsError
-from ..load import Shape
+from ...config import SettingsError
+from ...load import Shape
 
 
 class OptionShape(LoadTestShape):

@@ -3,7 +3,7 @@
 At `quitting`, on the master or a local runner, every gate is measured against the whole run; each breached
 gate logs one line naming the gate, its limit and the measured value, and the process exits with
 GATE_EXIT_CODE. Locust decides the exit code otherwise (1 when a request failed). A run that fell short of what
-it was asked (interrupted, a worker lost, nothing sent, a rollout or search cut short: outcome.py) is not
+it was asked (interrupted, a worker lost, nothing sent, a rollout or search cut short: run/outcome.py) is not
 judged: its figures cover part of the run, so each gate is reported "not evaluated", in the log and the file.
 """
 
@@ -18,12 +18,13 @@ from typing import Any
 
 from locust.env import Environment
 
-from ..config import TOTAL, Settings, SettingsError, settings_from
-from . import open_figures, outcome
-from .reports import reports
+from ...config import TOTAL, Settings, SettingsError, settings_from
+from ..open_model.figures import OpenFigures
+from ..run.outcome import Shortfall
+from .outputs import reports
 from .throughput import EntryFigures, as_dicts, duration, lookup, table
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("registry_tasks.plugin.gates")
 GATE_EXIT_CODE = 3
 
 
@@ -119,7 +120,12 @@ def summary(
     }  # fmt: skip
 
 
-def check(environment: Environment, settings: Settings, shortfall: outcome.Shortfall | None = None) -> list[Verdict]:
+def check(
+    environment: Environment,
+    settings: Settings,
+    shortfall: Shortfall | None = None,
+    figures: OpenFigures | None = None,
+) -> list[Verdict]:
     """Judge every gate (none when the run fell short), log one line each, set the exit code on a breach, write
     the summary file."""
     assert environment.runner is not None
@@ -139,14 +145,15 @@ def check(environment: Environment, settings: Settings, shortfall: outcome.Short
         if directory := os.path.dirname(settings.summary_file):
             os.makedirs(directory, exist_ok=True)
         with open(settings.summary_file, "w", encoding="utf-8") as handle:
-            sections = open_figures.sections(settings)
+            sections = figures.sections(settings) if figures is not None else {}
             line = shortfall.line if shortfall is not None else None
             json.dump(summary(rows, verdicts, duration(stats), sections, line), handle, indent=2)
             handle.write("\n")
     return verdicts
 
 
-def on_quitting(environment: Environment, **_: Any) -> None:
+def on_quitting(environment: Environment, judge: Callable[[], Shortfall | None], figures: OpenFigures) -> None:
+    """Every gate judged on the whole run (none when it fell short: `judge`), and the summary file."""
     if not reports(environment):
         return
     try:
@@ -155,4 +162,4 @@ def on_quitting(environment: Environment, **_: Any) -> None:
         log.error("%s", exc)
         environment.process_exit_code = GATE_EXIT_CODE
         return
-    check(environment, settings, outcome.judge(environment))
+    check(environment, settings, judge(), figures)

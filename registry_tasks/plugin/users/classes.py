@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import gevent
 from locust import User, constant, tag, task
 from locust.exception import StopUser
 
-from ..image import Blob, Image
-from ..load import tasks
-from ..registry import PullTarget, RegistryClient, RequestFailed, names, pull_image, push_image
-from ..registry.artifacts import ARTIFACT_KINDS, get_referrers, push_artifact
-from ..registry.listings import walk_catalog, walk_tags
-from ..registry.populate import tag_images
-from ..registry.profiles import DEFAULT as DEFAULT_PROFILE
-from ..sources import synthetic_image
-from . import state
+from ...image import Blob, Image
+from ...load import tasks
+from ...registry import PullTarget, RegistryClient, RequestFailed, names, pull_image, push_image
+from ...registry.artifacts import ARTIFACT_KINDS, get_referrers, push_artifact
+from ...registry.listings import walk_catalog, walk_tags
+from ...registry.populate import tag_images
+from ...registry.profiles import DEFAULT as DEFAULT_PROFILE
+from ...sources import synthetic_image
+from ..run.state import run_of
 
 
 def registry_task(call: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -67,7 +68,7 @@ class RegistryUser(User):
     """The client profile when neither --client-profile nor --client-mix names one (rollout nodes: containerd)."""
 
     def on_start(self) -> None:
-        self.shared = state.current()
+        self.shared = run_of(self.environment)
         self.index = self.shared.next_user()
         self.pushes = itertools.count()
         fire = self.with_user_context(self.reporter or self.environment.events.request.fire)
@@ -157,7 +158,7 @@ class RegistryPushUser(RegistryUser):
 class RegistryBrowseUser(RegistryUser):
     """Walks listings as UIs, scanners and CI clean-up jobs do: a repository's tags, the catalog, page by page.
     None run unless the scenario weighs them (user-weights browse:), --tags picks their tasks or the class is named
-    (user_choice.py); the weight is 1 here so that Locust, which drops weight-0 classes as it starts, keeps it."""
+    (users/choice.py); the weight is 1 here so that Locust, which drops weight-0 classes as it starts, keeps it."""
 
     weight = 1
 
@@ -231,7 +232,7 @@ class RegistryArtifactUser(RegistryUser):
 
 class OpenModelUser(User):
     """Holds Locust's place in an open-model run: Locust's runner needs a user class, but arrivals run on the
-    open model's own greenlets and clients (open_model.py), so the -u users of this class only wait."""
+    open model's own greenlets and clients (open_model/arrival_pool.py), so the -u users of this class only wait."""
 
     wait_time = constant(3600)
 
@@ -240,10 +241,10 @@ class OpenModelUser(User):
         """Nothing: waiting is where Locust stops a user at once, so a stop is never held up here."""
 
 
-USER_CLASSES: dict[str, type[RegistryUser]] = {
+USER_CLASSES: Mapping[str, type[RegistryUser]] = MappingProxyType({
     "pull": RegistryPullUser, "push": RegistryPushUser, "browse": RegistryBrowseUser, "churn": RegistryChurnUser,
     "artifact": RegistryArtifactUser,
-}  # fmt: skip
+})  # fmt: skip
 """Our user classes by the name weights give them (`tasks.USER_NAMES`)."""
 
 
@@ -262,8 +263,8 @@ def declared_tasks() -> dict[str, tuple[type[RegistryUser], Callable[[Any], None
     return {name: found[name] for name in tasks.TASK_NAMES}
 
 
-DECLARED = declared_tasks()
-TASKS = {name: (user_class, function) for name, (user_class, function, _) in DECLARED.items()}
+DECLARED = MappingProxyType(declared_tasks())
+TASKS = MappingProxyType({name: (user_class, function) for name, (user_class, function, _) in DECLARED.items()})
 """Each task's class and function (the open model runs one per arrival)."""
-HEADLINES = {name: headline for name, (_, _, headline) in DECLARED.items()}
+HEADLINES = MappingProxyType({name: headline for name, (_, _, headline) in DECLARED.items()})
 """Each task's headline entry (request type, name): what an open-model arrival of it is timed and dropped as."""

@@ -1,8 +1,9 @@
 """The state one load-generator process shares between its users: checked settings, loaded images, pull targets.
 
-One `RegistryRun` per process, built when Locust starts (bad fixtures or options stop the process there with
-one clear line) and rebuilt at each test start, when web UI edits to the options take effect; `current()` is
-what users see. Seeding it lives in seeding.py.
+One `RegistryRun` per Locust environment, built when Locust starts (bad fixtures or options stop the process
+there with one clear line) and rebuilt at each test start, when web UI edits to the options take effect. The
+environment's `RegistryPlugin` (plugin/registry_plugin.py) holds it; users reach it with `run_of(environment)`.
+Seeding it lives in seeding.py.
 """
 
 from __future__ import annotations
@@ -13,21 +14,22 @@ import os
 import random
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 import gevent.event
 
-from ..config import Settings, SettingsError, check_host, client_config, credentials, settings_from
-from ..image import Image, UniqueImageTemplate
-from ..image.derived import updated_image
-from ..load.popularity import Picker
-from ..registry import ClientConfig, PullTarget
-from ..registry.profiles import DEFAULT as DEFAULT_PROFILE
-from ..registry.profiles import MINIMAL, PROFILES, ClientProfile
-from ..sources import load_fixtures, synthetic_image
+from ...config import Settings, SettingsError, check_host, client_config, credentials, settings_from
+from ...image import Image, UniqueImageTemplate
+from ...image.derived import updated_image
+from ...load.popularity import Picker
+from ...registry import ClientConfig, PullTarget
+from ...registry.profiles import DEFAULT as DEFAULT_PROFILE
+from ...registry.profiles import MINIMAL, PROFILES, ClientProfile
+from ...sources import load_fixtures, synthetic_image
+from .progress import Phases
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("registry_tasks.plugin.state")
 
 
 @dataclass
@@ -46,7 +48,9 @@ class RegistryRun:
     replay_plan: Any = None
     """--replay: the trace's plan (load.replay_plan.ReplayPlan), made once when the run is built."""
     choice: Any = None
-    """The user classes, weights and task lists chosen from the options (user_choice.UserChoice)."""
+    """The user classes, weights and task lists chosen from the options (users/choice.py's UserChoice)."""
+    phases: Phases = field(default_factory=Phases)
+    """Progress of the long phases before the load (seeding, a replay's warm-up), for the log and the web UI."""
     _users: itertools.count = field(default_factory=itertools.count)
 
     def seed_repository(self, image: Image) -> str:
@@ -141,22 +145,17 @@ def load_run(host: str | None, parsed_options: Any) -> RegistryRun:
     return RegistryRun(settings, images)
 
 
-_current: RegistryRun | None = None
+ATTRIBUTE = "registry_tasks"
+"""The attribute of a Locust environment that holds its `RegistryPlugin` (set at Locust's `init`)."""
 
 
-def current() -> RegistryRun:
-    """This process's run; users call it at their start."""
-    if _current is None:
+class HoldsRun(Protocol):
+    run: RegistryRun | None
+
+
+def run_of(environment: Any) -> RegistryRun:
+    """The run of the process `environment` belongs to; users call it at their start (`self.environment`)."""
+    plugin: HoldsRun | None = getattr(environment, ATTRIBUTE, None)
+    if plugin is None or plugin.run is None:
         raise RuntimeError("registry_tasks was not initialised (import registry_tasks.plugin from the locustfile)")
-    return _current
-
-
-def current_or_none() -> RegistryRun | None:
-    return _current
-
-
-def install(run: RegistryRun) -> RegistryRun:
-    """Make `run` the process's current run (at init, and at a test start whose settings changed)."""
-    global _current
-    _current = run
-    return run
+    return plugin.run

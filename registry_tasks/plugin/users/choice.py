@@ -13,20 +13,23 @@ tasks), picked by `--tags`, or named on the command line (`locust -f locustfile.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from locust import User
+from locust.env import Environment
+from locust.runners import WorkerRunner
 
-from ..config import Settings, SettingsError
-from ..load import tasks
-from .open_runs import open_mode
-from .users import TASKS, USER_CLASSES, OpenModelUser
+from ...config import Settings, SettingsError
+from ...load import tasks
+from ..run.checks import open_mode
+from .classes import TASKS, USER_CLASSES, OpenModelUser
 
-DECLARED_WEIGHTS = {name: user_class.weight for name, user_class in USER_CLASSES.items()}
-"""The class weights users.py declares, taken before any choice changes them."""
-NAME_OF_CLASS: dict[type[User], str] = {user_class: name for name, user_class in USER_CLASSES.items()}
+DECLARED_WEIGHTS = MappingProxyType({name: user_class.weight for name, user_class in USER_CLASSES.items()})
+"""The class weights classes.py declares, taken before any choice changes them."""
+NAME_OF_CLASS: Mapping[type[User], str] = MappingProxyType({cls: name for name, cls in USER_CLASSES.items()})
 
 
 @dataclass(frozen=True)
@@ -167,3 +170,24 @@ def locustfile_classes(environment: Any) -> list[type[User]]:
 def worker_classes(environment: Any) -> list[type[User]]:
     """Everything a master may send a worker: every class of the locustfile, and the open model's placeholder."""
     return [*offered(environment), OpenModelUser]
+
+
+def choose_user_classes(environment: Environment, settings: Settings) -> UserChoice:
+    """At init, before Locust's dispatcher exists: a master or local runner spawns exactly the chosen classes; a
+    worker keeps all it may be sent (the master decides what it spawns)."""
+    choice = take_choice(environment, settings)
+    if isinstance(environment.runner, WorkerRunner):
+        environment.user_classes = worker_classes(environment)
+    else:
+        environment.user_classes = list(choice.classes)
+    return choice
+
+
+def take_choice(environment: Environment, settings: Settings) -> UserChoice:
+    """The choice made and set on the classes: at init, and on a worker at each test start, which takes the task
+    lists of the options in force (the master's, which arrive then), before it spawns anything."""
+    choice = decide(locustfile_classes(environment), settings, environment.parsed_options)
+    choice.apply()
+    if getattr(environment.parsed_options, "class_picker", False):
+        choice.offer_to_picker()
+    return choice

@@ -25,15 +25,14 @@ import gevent.event
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from ..image import Image
+from ...image import Image
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("registry_tasks.plugin.distributed")
 DRAIN_GRACE_SECONDS = 10.0
 VERDICT_SECONDS = 10.0
 FIXTURES_MESSAGE = "registry_tasks_fixtures"  # worker -> master: the images I loaded
 VERDICT_MESSAGE = "registry_tasks_fixtures_verdict"  # master -> worker: None, or why they are not mine
 ImagesOf = Callable[[], list[Image]]
-_verdict: gevent.event.AsyncResult | None = None  # on a worker: the master's answer to our last report
 
 
 def identities(images: list[Image]) -> list[tuple[str, str]]:
@@ -52,51 +51,55 @@ def difference(ours: list[tuple[str, str]], theirs: list[tuple[str, str]]) -> st
     return None
 
 
-def share_images(environment: Environment, images_of: ImagesOf) -> None:
-    """At init: the master answers each worker's report with a verdict; a worker told "differ" stops."""
-    runner = environment.runner
-    if isinstance(runner, MasterRunner):
+class FixtureCheck:
+    """One process's side of the check: a master judges each worker's images; a worker waits for the verdict."""
 
-        def judge(msg: Any, **_: Any) -> None:
-            reason = difference(identities(images_of()), [(name, digest) for name, digest in msg.data["images"]])
-            if reason:
-                log.error("worker %s: %s", runner.get_worker_index(msg.node_id), reason)
-            runner.send_message(VERDICT_MESSAGE, {"reason": reason}, msg.node_id)
+    def __init__(self) -> None:
+        self.verdict: gevent.event.AsyncResult | None = None
+        """On a worker: the master's answer to its last report."""
 
-        runner.register_message(FIXTURES_MESSAGE, judge)
-    elif isinstance(runner, WorkerRunner):
+    def listen(self, environment: Environment, images_of: ImagesOf) -> None:
+        """At init: the master answers each worker's report with a verdict; a worker told "differ" stops."""
+        runner = environment.runner
+        if isinstance(runner, MasterRunner):
 
-        def hear(msg: Any, **_: Any) -> None:
-            reason = msg.data["reason"]
-            if reason:  # quit, leaving seeding (and the users waiting for it) blocked until the process ends
-                log.error("%s", reason)
-                environment.process_exit_code = 1
-                runner.quit()
-            elif _verdict is not None:
-                _verdict.set(None)
+            def judge(msg: Any, **_: Any) -> None:
+                reason = difference(identities(images_of()), [(name, digest) for name, digest in msg.data["images"]])
+                if reason:
+                    log.error("worker %s: %s", runner.get_worker_index(msg.node_id), reason)
+                runner.send_message(VERDICT_MESSAGE, {"reason": reason}, msg.node_id)
 
-        runner.register_message(VERDICT_MESSAGE, hear)
+            runner.register_message(FIXTURES_MESSAGE, judge)
+        elif isinstance(runner, WorkerRunner):
 
+            def hear(msg: Any, **_: Any) -> None:
+                reason = msg.data["reason"]
+                if reason:  # quit, leaving seeding (and the users waiting for it) blocked until the process ends
+                    log.error("%s", reason)
+                    environment.process_exit_code = 1
+                    runner.quit()
+                elif self.verdict is not None:
+                    self.verdict.set(None)
 
-def report_images(environment: Environment, images: list[Image]) -> None:
-    """At test start (when the master's options are in force), a worker sends the images it loaded."""
-    global _verdict
-    if isinstance(environment.runner, WorkerRunner):
-        _verdict = gevent.event.AsyncResult()
-        environment.runner.send_message(FIXTURES_MESSAGE, {"images": identities(images)})
+            runner.register_message(VERDICT_MESSAGE, hear)
 
+    def report(self, environment: Environment, images: list[Image]) -> None:
+        """At test start (when the master's options are in force), a worker sends the images it loaded."""
+        if isinstance(environment.runner, WorkerRunner):
+            self.verdict = gevent.event.AsyncResult()
+            environment.runner.send_message(FIXTURES_MESSAGE, {"images": identities(images)})
 
-def same_images_as_master() -> bool:
-    """Wait for the master's verdict before writing anything: a worker seeding other images would put them
-    under the shared tags. A worker told they differ quits and never returns from here."""
-    if _verdict is None:
-        return True
-    try:
-        _verdict.get(timeout=VERDICT_SECONDS)
-        return True
-    except gevent.Timeout:
-        log.warning("the master did not confirm this worker's fixtures in %g s; going on", VERDICT_SECONDS)
-        return True
+    def same_images_as_master(self) -> bool:
+        """Wait for the master's verdict before writing anything: a worker seeding other images would put them
+        under the shared tags. A worker told they differ quits and never returns from here."""
+        if self.verdict is None:
+            return True
+        try:
+            self.verdict.get(timeout=VERDICT_SECONDS)
+            return True
+        except gevent.Timeout:
+            log.warning("the master did not confirm this worker's fixtures in %g s; going on", VERDICT_SECONDS)
+            return True
 
 
 def drain_workers(runner: MasterRunner, stop_timeout: float) -> None:
@@ -113,7 +116,8 @@ def drain_workers(runner: MasterRunner, stop_timeout: float) -> None:
         log.warning("%d workers did not report their last figures in time", answering())
 
 
-def on_test_stop(environment: Environment, **_: Any) -> None:
+def drain(environment: Environment) -> None:
+    """At test stop, on a master still running users: its workers' last figures first."""
     runner = environment.runner
     if isinstance(runner, MasterRunner) and runner.user_count > 0:
         drain_workers(runner, environment.stop_timeout or 0.0)

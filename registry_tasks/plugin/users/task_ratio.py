@@ -1,7 +1,7 @@
 """`locust -f locustfile.py --show-task-ratio` with the run's own weights.
 
 Locust prints the task ratio and exits before its `init` event, where the user classes are chosen
-(user_choice.py), so it would show every class at its declared weight (browse, churn and artifact users
+(users/choice.py), so it would show every class at its declared weight (browse, churn and artifact users
 included, which run only when asked). When that flag is given, the choice is made as the plugin is imported,
 from the same command line, environment and config files Locust reads next.
 """
@@ -12,9 +12,9 @@ import sys
 
 from locust.argument_parser import get_parser
 
-from ..config import SettingsError, settings_from
-from .user_choice import decide
-from .users import USER_CLASSES
+from ...config import SettingsError, settings_from
+from .choice import decide
+from .classes import USER_CLASSES
 
 FLAGS = ("--show-task-ratio", "--show-task-ratio-json")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -17,16 +18,18 @@ import gevent
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from ..registry import names
-from . import open_figures
+from ...registry import names
+from ..open_model.figures import merged
+from .throughput import MB
 
 SAMPLE_SECONDS = 2.0
 NOW_SECONDS = 6.0
 KEEP_POINTS = 1800  # an hour at one point per 2 s; older points are dropped
-MB = 1_000_000
 DOWNLOADS = ("GET",)
 IMAGES = names.IMAGE_METHODS
 OPERATIONS = tuple(names.OPERATION_METHODS.values())
+Parts = Callable[[], list[dict[str, Any]]]
+"""The open model's figures of each process (open_model/figures.py's `OpenFigures.parts`)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Totals:
     per_entry: dict[tuple[str, str], int]
 
 
-def totals(environment: Environment) -> Totals:
+def totals(environment: Environment, parts: Parts) -> Totals:
     assert environment.runner is not None
     down = up = images = 0
     per_entry: dict[tuple[str, str], int] = {}
@@ -70,7 +73,7 @@ def totals(environment: Environment) -> Totals:
             down += entry.total_content_length
         else:
             up += entry.total_content_length
-    figures = open_figures.merged(open_figures.parts())
+    figures = merged(parts())
     arrivals = sum(tally["started"] for tally in figures["entries"].values())
     dropped = sum(tally["dropped"] for tally in figures["entries"].values())
     done = sum(len(wave["finished"]) + wave["failed"] for wave in figures["waves"])
@@ -122,37 +125,33 @@ class History:
         return [asdict(point) for point in self.points]
 
 
-_history = History()
-_sampler: gevent.Greenlet | None = None
+class Timeline:
+    """The history of the current test and the greenlet that samples it, where the tables are (not on workers)."""
 
+    def __init__(self, parts: Parts) -> None:
+        self.parts = parts
+        self.history = History()
+        self.sampler: gevent.Greenlet | None = None
 
-def current() -> History:
-    return _history
+    def on_test_start(self, environment: Environment, **_: Any) -> None:
+        """A new history per test; sampled where the tables are (not on workers)."""
+        if isinstance(environment.runner, WorkerRunner) or environment.runner is None:
+            return
+        self.history = history = History()
+        if self.sampler is not None:
+            self.sampler.kill(block=False)
 
+        def sample_forever() -> None:
+            while True:
+                history.sample(totals(environment, self.parts))
+                gevent.sleep(SAMPLE_SECONDS)
 
-def on_test_start(environment: Environment, **_: Any) -> None:
-    """A new history per test; sampled where the tables are (not on workers)."""
-    global _history, _sampler
-    if isinstance(environment.runner, WorkerRunner) or environment.runner is None:
-        return
-    _history = History()
-    if _sampler is not None:
-        _sampler.kill(block=False)
-    history = _history
+        self.sampler = gevent.spawn(sample_forever)
 
-    def sample_forever() -> None:
-        while True:
-            history.sample(totals(environment))
-            gevent.sleep(SAMPLE_SECONDS)
-
-    _sampler = gevent.spawn(sample_forever)
-
-
-def on_test_stop(environment: Environment, **_: Any) -> None:
-    """One last sample, then the sampler stops: the charts end where the test did."""
-    global _sampler
-    if _sampler is None or environment.runner is None:
-        return
-    _sampler.kill(block=False)
-    _sampler = None
-    _history.sample(totals(environment))
+    def on_test_stop(self, environment: Environment, **_: Any) -> None:
+        """One last sample, then the sampler stops: the charts end where the test did."""
+        if self.sampler is None or environment.runner is None:
+            return
+        self.sampler.kill(block=False)
+        self.sampler = None
+        self.history.sample(totals(environment, self.parts))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import gevent
 
-from ..image import Image
-from ..registry import (
+from ...image import Image
+from ...registry import (
     PullTarget,
     RegistryClient,
     RegistryError,
@@ -23,20 +24,26 @@ from ..registry import (
     push_image,
     resolve_target,
 )
-from ..registry.populate import populate, tag_images, targets
-from ..sources import synthetic_image
-from . import distributed, progress
+from ...registry.populate import populate, tag_images, targets
+from ...sources import synthetic_image
 from .state import RegistryRun
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("registry_tasks.plugin.seeding")
 
 
-def prepare(run: RegistryRun, host: str, writes: bool, seeder: bool = True, seeding: bool = True) -> bool:
+def prepare(
+    run: RegistryRun,
+    host: str,
+    writes: bool,
+    seeder: bool = True,
+    seeding: bool = True,
+    same_images_as_master: Callable[[], bool] = lambda: True,
+) -> bool:
     """First GET /v2/ (a host that is no Registry API V2 stops the run here, with one line); then find what pull
     users pull: the --pull-image targets as they are, else the fixtures, seeded once. With --pull-image,
     nothing is written unless push users run (manifest-put needs its seeded repository). Only the seeder
     (worker 0, or a local runner) uploads; other workers wait for its images to appear. False: stop the run
-    (the reason was logged once).
+    (the reason was logged once). A worker waits for `same_images_as_master` (distributed.py) before writing.
 
     Requests made here are logged, not counted in the load statistics.
     """
@@ -45,7 +52,7 @@ def prepare(run: RegistryRun, host: str, writes: bool, seeder: bool = True, seed
         if (problem := client.api_problem()) is not None:
             log.error("%s", problem)
             return False
-        if not distributed.same_images_as_master() or not seeding:
+        if not same_images_as_master() or not seeding:
             return True  # a worker told to stop is stopping; a replay makes what it reads itself
         if run.settings.pull_image:
             targets = resolve_targets(client, run)
@@ -87,7 +94,7 @@ def seeded_target(run: RegistryRun, image: Image) -> PullTarget:
 def seed(client: RegistryClient, run: RegistryRun) -> bool:
     """Push every fixture once (skipping what exists), so pulls find them on an empty registry. False (after
     one line saying which and why) when one could not be seeded: the load would only fail on it."""
-    progress.begin("seeding", len(run.images), sum(image.size for image in run.images), "images")
+    run.phases.begin("seeding", len(run.images), sum(image.size for image in run.images), "images")
     for image in run.images:
         repository = run.seed_repository(image)
         try:
@@ -99,8 +106,8 @@ def seed(client: RegistryClient, run: RegistryRun) -> bool:
         except RequestFailed as exc:
             log.error("seeding %s:%s at %s failed: %s", repository, image.tag, client.base_url, exc)
             return False
-        progress.advance(1, image.size)
-    progress.end()
+        run.phases.advance(1, image.size)
+    run.phases.end()
     return True
 
 
@@ -123,14 +130,14 @@ def fill(client: RegistryClient, run: RegistryRun, seeder: bool) -> bool:
         while client.head_manifest(last.repository, last.reference) is None and time.monotonic() < deadline:
             gevent.sleep(SEED_POLL_SECONDS)
         return True
-    progress.begin("populate", repositories * tags, None, "tags")  # bytes: only what is missing moves
+    run.phases.begin("populate", repositories * tags, None, "tags")  # bytes: only what is missing moves
     started = time.monotonic()
     try:
-        written = populate(client, prefix, repositories, images, POPULATE_PARALLEL, progress.advance)
+        written = populate(client, prefix, repositories, images, POPULATE_PARALLEL, run.phases.advance)
     except RequestFailed as exc:
         log.error("--populate %dx%d at %s failed: %s", repositories, tags, client.base_url, exc)
         return False
-    progress.end()
+    run.phases.end()
     log.info("populated %d repositories x %d tags under %s/pop-* (%d tags written) in %.1f s",
              repositories, tags, prefix, written, time.monotonic() - started)  # fmt: skip
     return True

@@ -15,80 +15,131 @@ from typing import Any
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from ..config import Settings
-from ..load import CapacitySearch, Histogram, RolloutFigures, format_rate
-from . import open_runs, progress, state
-from .open_runs import OpenRun
+from ...config import Settings
+from ...load import CapacitySearch, Histogram, RolloutFigures, format_rate
+from ..run.checks import open_mode
+from ..run.outcome import INCOMPLETE_EXIT_CODE, Shortfall
+from ..run.state import RegistryRun
+from .runs import OpenRun, Place, finish_run, send_places
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("registry_tasks.plugin.open_figures")
 REPORT_KEY = "registry_tasks_open"
 CAPACITY_NOT_FOUND_EXIT_CODE = 3
 STEP_COLUMNS = ("rate_per_s", "requests", "p50_ms", "p95_ms", "p99_ms", "fail_ratio", "late_p99_ms", "cpu_share",
                 "verdict")  # fmt: skip
 
-_local: OpenRun | None = None  # this process's open run (not on a master)
-_workers: dict[str, dict[str, Any]] = {}  # on a master: each worker's latest figures
-
-
-def start(environment: Environment, run: state.RegistryRun) -> None:
-    """At test start: a master places its workers; a load process starts its schedule (after seeding)."""
-    global _local
-    _workers.clear()
-    if _local is not None:
-        _local.stop()
-        _local = None
-    if not open_runs.open_mode(run.settings):
-        return
-    if isinstance(environment.runner, MasterRunner):
-        open_runs.send_places(environment)
-    else:
-        _local = OpenRun(environment, run)
-
-
-def stop(environment: Environment) -> None:
-    """At test stop: no new arrival; those in flight get --stop-timeout seconds."""
-    if _local is not None:
-        _local.stop()
-    if isinstance(environment.runner, WorkerRunner):
-        open_runs.forget_place()
-
-
-def on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    if _local is not None:
-        data[REPORT_KEY] = _local.as_dict()
-
-
-def on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    """On a master: keep the worker's latest figures; end the run once a rollout's every node is done."""
-    figures = data.get(REPORT_KEY)
-    if figures is None:
-        return
-    _workers[client_id] = figures
-    run = state.current_or_none()
-    if run is None or run.settings.rollout is None:
-        return
-    waves = merged(list(_workers.values()))["waves"]
-    wanted = 2 if run.settings.rollout_update else 1
-    nodes = run.settings.rollout.nodes
-    done = len(waves) >= wanted and all(len(wave["finished"]) + wave["failed"] >= nodes for wave in waves[:wanted])
-    if done and _master is not None and _master.runner is not None and _master.runner.state not in ENDED:
-        log.info("rollout: every node is done")
-        open_runs.finish_run(_master)
-
-
 ENDED = ("stopping", "stopped", "cleanup", "quitting")
-_master: Environment | None = None
 
 
-def search() -> CapacitySearch | None:
-    """This process's capacity search, when it ran one."""
-    return _local.search if _local is not None else None
+class OpenFigures:
+    """One process's open model: its own run (not on a master), each worker's latest figures (on a master), the
+    worker's place in the schedule, and the end-of-run lines kept for the terminal."""
 
+    def __init__(self) -> None:
+        self.local: OpenRun | None = None
+        self.workers: dict[str, dict[str, Any]] = {}
+        self.final: list[str] = []
+        self.master: Environment | None = None
+        self.place = Place()
 
-def parts() -> list[dict[str, Any]]:
-    if _local is not None:
-        return [_local.as_dict()]
-    return list(_workers.values())
+    def on_init(self, environment: Environment) -> None:
+        self.master = environment if isinstance(environment.runner, MasterRunner) else None
+        self.place.listen(environment)
+
+    def start(self, environment: Environment, run: RegistryRun) -> None:
+        """At test start: a master places its workers; a load process starts its schedule (after seeding)."""
+        self.workers.clear()
+        if self.local is not None:
+            self.local.stop()
+            self.local = None
+        if not open_mode(run.settings):
+            return
+        if isinstance(environment.runner, MasterRunner):
+            send_places(environment)
+        else:
+            self.local = OpenRun(environment, run, self.place)
+
+    def stop(self, environment: Environment) -> None:
+        """At test stop: no new arrival; those in flight get --stop-timeout seconds."""
+        if self.local is not None:
+            self.local.stop()
+        if isinstance(environment.runner, WorkerRunner):
+            self.place.forget()
+
+    def on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        if self.local is not None:
+            data[REPORT_KEY] = self.local.as_dict()
+
+    def on_worker_report(self, run: RegistryRun | None, client_id: str, data: dict[str, Any]) -> None:
+        """On a master: keep the worker's latest figures; end the run once a rollout's every node is done."""
+        figures = data.get(REPORT_KEY)
+        if figures is None:
+            return
+        self.workers[client_id] = figures
+        if run is None or run.settings.rollout is None:
+            return
+        waves = merged(list(self.workers.values()))["waves"]
+        wanted = 2 if run.settings.rollout_update else 1
+        nodes = run.settings.rollout.nodes
+        done = len(waves) >= wanted and all(len(wave["finished"]) + wave["failed"] >= nodes for wave in waves[:wanted])
+        master = self.master
+        if done and master is not None and master.runner is not None and master.runner.state not in ENDED:
+            log.info("rollout: every node is done")
+            finish_run(master)
+
+    def search(self) -> CapacitySearch | None:
+        """This process's capacity search, when it ran one."""
+        return self.local.search if self.local is not None else None
+
+    def parts(self) -> list[dict[str, Any]]:
+        if self.local is not None:
+            return [self.local.as_dict()]
+        return list(self.workers.values())
+
+    def sections(self, settings: Settings) -> dict[str, Any]:
+        """The summary file's open-model sections (none for a closed-loop run)."""
+        if not open_mode(settings):
+            return {}
+        return sections_of(merged(self.parts()), settings, self.search())
+
+    def shortfall(self, run: RegistryRun | None) -> Shortfall | None:
+        """A rollout that ended before every node was done, a capacity search before its precision."""
+        if run is None or not open_mode(run.settings):
+            return None
+        found = self.sections(run.settings)
+        for key in ("rollout", "rollout_update"):
+            if key in found and (line := rollout_figures(found[key]).shortfall(key.replace("_", " "))):
+                return Shortfall("the rollout is incomplete", line, INCOMPLETE_EXIT_CODE)
+        search = self.search()
+        if search is not None and (line := search.shortfall()):
+            return Shortfall("the capacity search was cut short", line, INCOMPLETE_EXIT_CODE)
+        return None
+
+    def rows(self, run: RegistryRun | None) -> list[dict[str, str]]:
+        """The web UI's Open model table: one row per figure line."""
+        if run is None:
+            return []
+        before = [phase] if (phase := run.phases.line()) is not None else []
+        return [{"figures": line} for line in [*before, *lines(self.sections(run.settings))]]
+
+    def on_quitting(self, environment: Environment, run: RegistryRun | None) -> None:
+        """Print the figures, write the capacity CSV, and set a capacity search's exit code (0 found, 3 not)."""
+        if run is None or isinstance(environment.runner, WorkerRunner) or not open_mode(run.settings):
+            return
+        found = self.sections(run.settings)
+        self.final = lines(found)  # printed after Locust's tables (outputs.py, at quit)
+        capacity = found.get("capacity")
+        if capacity is None:
+            return
+        prefix = getattr(environment.parsed_options, "csv_prefix", None)
+        if prefix:
+            write_capacity_csv(f"{prefix}_capacity.csv", capacity["steps"])
+        if capacity["cut_short"]:
+            return  # not a verdict on the registry: outcome.py says what is missing, with its own exit code
+        if not capacity["found"]:
+            environment.process_exit_code = CAPACITY_NOT_FOUND_EXIT_CODE
+        elif environment.process_exit_code is None:
+            environment.process_exit_code = 0  # failures in the steps that breached are what a search looks for
 
 
 def merged(figures: list[dict[str, Any]]) -> dict[str, Any]:
@@ -131,11 +182,8 @@ def merged_replay(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
     return whole
 
 
-def sections(settings: Settings) -> dict[str, Any]:
-    """The summary file's open-model sections (none for a closed-loop run)."""
-    if not open_runs.open_mode(settings):
-        return {}
-    figures = merged(parts())
+def sections_of(figures: dict[str, Any], settings: Settings, searched: CapacitySearch | None) -> dict[str, Any]:
+    """The open-model sections of merged `figures`."""
     seconds = figures["schedule_s"]
     arrivals = {}
     for entry, tally in figures["entries"].items():
@@ -158,7 +206,7 @@ def sections(settings: Settings) -> dict[str, Any]:
             late.merge(tally["late"].as_dict())
         replay["late_p99_ms"] = late.percentile(0.99)
         out["replay"] = replay
-    if (searched := search()) is not None:
+    if searched is not None:
         out["capacity"] = capacity_section(searched)
     return out
 
@@ -226,53 +274,8 @@ def rollout_figures(section: dict[str, Any]) -> RolloutFigures:
     return RolloutFigures(**{key: value for key, value in section.items() if key != "complete"})
 
 
-_final: list[str] = []
-
-
-def final_lines() -> list[str]:
-    """The open model's end-of-run lines, kept at `quitting` for the terminal."""
-    return list(_final)
-
-
 def write_capacity_csv(path: str, steps: list[dict[str, Any]]) -> None:
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, STEP_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(steps)
-
-
-def rows() -> list[dict[str, str]]:
-    """The web UI's Open model table: one row per figure line."""
-    run = state.current_or_none()
-    if run is None:
-        return []
-    before = [phase] if (phase := progress.line()) is not None else []
-    return [{"figures": line} for line in [*before, *lines(sections(run.settings))]]
-
-
-def on_quitting(environment: Environment, **_: Any) -> None:
-    """Print the figures, write the capacity CSV, and set a capacity search's exit code (0 found, 3 not)."""
-    run = state.current_or_none()
-    if run is None or isinstance(environment.runner, WorkerRunner) or not open_runs.open_mode(run.settings):
-        return
-    found = sections(run.settings)
-    _final.clear()
-    _final.extend(lines(found))  # printed after Locust's tables (reports.on_quit)
-    capacity = found.get("capacity")
-    if capacity is None:
-        return
-    prefix = getattr(environment.parsed_options, "csv_prefix", None)
-    if prefix:
-        write_capacity_csv(f"{prefix}_capacity.csv", capacity["steps"])
-    if capacity["cut_short"]:
-        return  # not a verdict on the registry: outcome.py says what is missing, with its own exit code
-    if not capacity["found"]:
-        environment.process_exit_code = CAPACITY_NOT_FOUND_EXIT_CODE
-    elif environment.process_exit_code is None:
-        environment.process_exit_code = 0  # failures in the steps that breached are what a search looks for
-
-
-def on_init(environment: Environment, **_: Any) -> None:
-    global _master
-    _master = environment if isinstance(environment.runner, MasterRunner) else None
-    open_runs.listen_for_place(environment)

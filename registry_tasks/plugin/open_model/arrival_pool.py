@@ -25,12 +25,12 @@ import gevent.pool
 from locust.env import Environment
 from locust.exception import StopUser
 
-from ..load import ArrivalSchedule, Histogram, tasks
-from ..load.arrivals import Dropped
-from ..registry.errors import Failure
-from .users import HEADLINES, TASKS, RegistryUser
+from ...load import ArrivalSchedule, Histogram, tasks
+from ...load.arrivals import Dropped
+from ...registry.errors import Failure
+from ..users.classes import HEADLINES, TASKS, RegistryUser
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("registry_tasks.plugin.open_model")
 
 
 class Watcher:
