@@ -207,8 +207,10 @@ def logged_registry(registry_binary: str) -> Iterator[LocalRegistry]:
 
 def test_a_pull_image_that_is_not_there_stops_the_run(logged_registry: LocalRegistry, tmp_path: Path) -> None:
     """One missing target of two: one line naming it and why, exit 1, and the other is not pulled instead."""
-    seeded = run_locust(tmp_path, "-H", logged_registry.url, "-u", "1", "-t", "1s", "--tags", "manifest-get",
-                        "--synthetic-images", "1x4KiB", "--repository-prefix", "bad/pull")  # fmt: skip
+    # seeded by a run that ends by itself once it has pulled (a one-node rollout): -t counts seeding, and a busy
+    # machine once spent all of a -t 1s run's second seeding (no request made: exit 1, rightly)
+    seeded = run_locust(tmp_path, "-H", logged_registry.url, "--rollout", "1", "--synthetic-images", "1x4KiB",
+                        "--repository-prefix", "bad/pull")  # fmt: skip
     assert seeded.returncode == 0, seeded.stderr[-2000:]
     with capture(logged_registry.log_path) as window:
         result = run_locust(
