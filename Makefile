@@ -57,7 +57,7 @@ ensure-registry-binary:
 	fi
 
 # Two pytest processes at once (tests/shards.py says why), each printing its output when it ends.
-test: venv ensure-registry-binary lint typecheck docs
+test: venv ensure-registry-binary peers lint typecheck docs
 	$(PY) -m tests.shards -q
 
 # The tests that meet Locust's API (LOWEST_TESTS) on the lowest supported Locust, in a venv of its own.
@@ -112,3 +112,10 @@ bench: venv ensure-registry-binary
 	$(PY) -m bench.connections $(filter --quick,$(BENCH_ARGS)) || status=1; \
 	$(PY) -m bench.memory $(filter --quick,$(BENCH_ARGS)) || status=1; \
 	exit $$status  # every part runs; a failed one fails the whole
+
+# Real registries and clients at pinned versions (registry_tasks/tools/peers.py), built from their Go modules into
+# ~/.cache/registry-tasks/peers (or $REGISTRY_TASKS_PEERS) for tests/system/test_peers.py; what is built is skipped.
+# Needs Go 1.22+ (without it: one line, exit 0; under CI, exit 1). The first build takes ~13 minutes here.
+.PHONY: peers
+peers: venv
+	$(PY) -m registry_tasks.tools.peers build
