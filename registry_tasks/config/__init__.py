@@ -4,8 +4,10 @@ Apart from the plugin so that command-line tools (`audit`) read the same options
 """
 
 from .client_config import client_config, credentials
-from .options import GATE_ENTRIES, OPTIONS, TOTAL, Option, add_arguments
-from .settings import Settings, SettingsError, check_host, load_scenario, settings_from
+from .option import Option
+from .options import OPTIONS, add_arguments
+from .scenario import SettingsError, check_host, load_scenario, settings_from
+from .settings import GATE_ENTRIES, TOTAL, Settings
 from .values import UPLOAD_MODES
 
 __all__ = [

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import RegistryTasksError
 
-TOTAL = "Aggregated"  # the total row's name, as config.options.TOTAL (not imported: this stays standard library)
+TOTAL = "Aggregated"  # the total row's name, as config.settings.TOTAL (not imported: this stays standard library)
 LATENCIES = ("p50", "p95", "p99")
 KEYS = (*LATENCIES, "mbps", "fail", "capacity")
 DEFAULT_LIMITS = {"p95": 10.0, "p99": 10.0, "mbps": 5.0, "fail": 0.1, "capacity": 5.0}  # percent; p50 opt-in

@@ -1,5 +1,6 @@
 """`python -m registry_tasks options`: every option of the plugin, grouped by purpose, with its flag, LOCUST_*
-environment variable, default and help, from the one option table (`config.options.OPTIONS`).
+environment variable, default and help, from the one option table (`Settings` in config/settings.py, as
+`config.options.OPTIONS`).
 
 Locust prints `locust -f locustfile.py --help` before it loads the locustfile, so the plugin's options never show
 there; this lists them without importing Locust. `--markdown` prints the docs site's options page instead
@@ -26,7 +27,7 @@ REGENERATE = "python -m registry_tasks options --markdown > docs/options.md"
 PAGE = f"""\
 # Options
 
-<!-- Generated from registry_tasks/config/options.py by `{REGENERATE}`:
+<!-- Generated from registry_tasks/config/settings.py by `{REGENERATE}`:
 edit the options there and run it again (tests/unit/test_tools_options.py fails while this page differs). -->
 
 Every option is a `locust` flag, an environment variable, a key of a scenario file and a field in the web UI
@@ -40,7 +41,7 @@ python -m registry_tasks options
 An option given on the command line, in the environment or in the web UI wins over the scenario file, which wins
 over the defaults ([Scenario files](scenarios.md)). A scenario file's keys are the option names (dashes or
 underscores); the two marked "scenario file only" have no flag. This page is generated from the option table
-(`registry_tasks/config/options.py`) by `{REGENERATE}`."""
+(`Settings` in `registry_tasks/config/settings.py`) by `{REGENERATE}`."""
 
 
 def add_parser(subcommands: Any) -> None:

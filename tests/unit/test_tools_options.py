@@ -50,9 +50,7 @@ def test_every_option_is_listed_once_under_its_group(capsys: pytest.CaptureFixtu
 
 
 @pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.name)
-def test_an_option_shows_its_flag_variable_default_and_help(
-    option: Option, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_option_shows_its_flag_variable_default_and_help(option: Option, capsys: pytest.CaptureFixture[str]) -> None:
     text = listed(capsys, "--group", option.group)
     lines = text.splitlines()
     start = next(n for n, line in enumerate(lines) if re.match(rf"  (--)?{option.name}[ :]", line))
