@@ -161,8 +161,12 @@ def test_a_capacity_search_behind_a_throttle_finds_its_rate(tmp_path: Path, regi
     assert result.returncode == 0, result.stderr[-3000:]
     capacity = summary["capacity"]
     assert capacity["entry"] == "manifest-get" and capacity["found"]
-    assert 70 <= capacity["rate_per_s"] <= 130, capacity
+    # The throttle serves 100/s at most: a rate well above it queues work and breaches, whatever the machine. How far
+    # below it the search lands is the machine's (a busy one breached at 60/s: its own latency): no lower bound here.
+    assert capacity["rate_per_s"] <= 130, capacity
     steps = capacity["steps"]
+    breached = min(step["rate_per_s"] for step in steps if step["verdict"].startswith("breached"))
+    assert capacity["rate_per_s"] < breached <= capacity["rate_per_s"] * 1.05, capacity  # found: within 5%
     assert {"rate_per_s", "p50_ms", "p95_ms", "p99_ms", "fail_ratio", "late_p99_ms"} <= set(steps[0])
     assert any(step["verdict"].startswith("breached: p95") for step in steps)
     held = [step["rate_per_s"] for step in steps if step["verdict"] == "held"]
