@@ -59,8 +59,10 @@ def count_only_deletes(fire: Fire) -> Fire:
 def delete_pushed(client: RegistryClient, pushed: list[tuple[str, str]], parallel: int) -> int:
     """Delete newest first (an index before its children), one repository per greenlet; returns how many.
 
-    A registry that refuses deletes (405, distribution's default) fails one manifest-delete and stops the
-    cleanup with one warning.
+    A tag is deleted by its manifest's digest, which takes the tag with it (the spec: "any tag pointing to that
+    digest will return a 404"); a registry that deletes only what it is named (go-containerregistry's, v0.22) still
+    answers the tag's HEAD, and gets a DELETE of the tag itself. A registry that refuses deletes (405,
+    distribution's default) fails one manifest-delete and stops the cleanup with one warning.
     """
     by_repository: dict[str, list[str]] = {}
     for repository, reference in reversed(pushed):
@@ -74,10 +76,13 @@ def delete_pushed(client: RegistryClient, pushed: list[tuple[str, str]], paralle
             if refused:
                 return
             try:
-                digest = reference if reference.startswith("sha256:") else client.head_manifest(repository, reference)
+                tagged = not reference.startswith("sha256:")
+                digest = client.head_manifest(repository, reference) if tagged else reference
                 if digest is not None:
                     client.delete_manifest(repository, digest)
                     deleted += 1
+                    if tagged and client.head_manifest(repository, reference) is not None:
+                        client.delete_manifest(repository, reference)  # the tag outlived its digest
             except RequestFailed as exc:
                 if exc.status == 405:  # Method Not Allowed: deletes are off
                     refused.append(str(exc))

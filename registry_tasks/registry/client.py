@@ -26,7 +26,7 @@ from ..image import (
 from . import names
 from .auth import scope_for
 from .connecting import join_url
-from .errors import LOST_BLOB_CODES, DigestMismatch, RegistryError, RequestFailed, json_object
+from .errors import LOST_BLOB_CODES, DigestMismatch, RegistryError, RequestFailed, error_message, json_object
 from .profiles import CHUNKED, MONOLITHIC, POOL_PER_OPERATION, STREAM, STREAM_ENCODED
 from .session import ERROR_BODY_LIMIT, ClientConfig, Outcome, RegistrySession, RequestHook, next_link
 from .transport import Response
@@ -112,6 +112,8 @@ class RegistryClient(RegistrySession):
                 response = self._send("GET", url, {})
                 body = response.read(ERROR_BODY_LIMIT)
         except RequestFailed as failure:
+            if failure.status == 401 and self.config.credentials is None:
+                return f"{url} answered 401: give --registry-username and --registry-password (or a docker config)"
             if failure.status == 401:  # its challenge or its token server refused us
                 return f"{url} answered 401: the registry refused the credentials ({failure})"
             return f"{url}: {failure} (is the registry running there?)"
@@ -125,6 +127,8 @@ class RegistryClient(RegistrySession):
             return (
                 f"{url} answered 200 with {what} and no Docker-Distribution-API-Version: not a Registry API V2 endpoint"
             )
+        if response.status == 401 and self.config.credentials is not None:  # Basic: the retry with them refused too
+            return f"{url} answered 401: the registry refused the credentials ({error_message(401, body)})"
         if response.status == 401:
             return f"{url} answered 401: give --registry-username and --registry-password (or a docker config)"
         return f"{url} answered {response.status}: not a Registry API V2 endpoint"

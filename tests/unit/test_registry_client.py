@@ -122,3 +122,31 @@ def test_blob_redirect_to_another_host_drops_authorization() -> None:
     (event,) = recorder.events
     assert event["name"] == "blob-get" and event["exception"] is None
     assert event["response_length"] == len(body)
+
+
+class RefusingBasic(http.server.BaseHTTPRequestHandler):
+    """distribution's htpasswd auth refusing every request, credentials or not (401, Basic challenge, its body)."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}\n'
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="registry-tests"')
+        self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_the_start_up_check_tells_refused_credentials_from_missing_ones() -> None:
+    """Basic auth answers the retry with credentials by a 401 too: given, they were refused; without any, they are
+    wanting. (Found with htpasswd on distribution 2.8 and 3: the check said "give --registry-username" to a wrong
+    password, and "refused the credentials" when none were given.)"""
+    with serve(RefusingBasic) as url:
+        refused = RegistryClient(url, Recorder(), ClientConfig(credentials=CREDENTIALS)).api_problem()
+        missing = RegistryClient(url, Recorder()).api_problem()
+    why = "401 UNAUTHORIZED: authentication required"
+    assert refused == f"{url}/v2/ answered 401: the registry refused the credentials ({why})"
+    assert missing == f"{url}/v2/ answered 401: give --registry-username and --registry-password (or a docker config)"
