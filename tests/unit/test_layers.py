@@ -278,3 +278,19 @@ def test_no_two_plugin_modules_declare_the_same_name() -> None:
                     declared.setdefault(name, []).append(str(path.relative_to(PLUGIN)))
     twice = {name: where for name, where in declared.items() if len(where) > 1}
     assert not twice, f"declared in more than one module of plugin/: {twice}"
+
+
+def test_each_task_is_declared_once_by_its_constant() -> None:
+    """A task is declared by one `@declared_task(tasks.NAME, ...)` in plugin/, its name the constant of load/tasks.py
+    (a string spelled again would be a second declaration that no rename follows); every task of the table has one."""
+    from registry_tasks.load import tasks
+
+    declared: list[str] = []
+    for path in PLUGIN_MODULES:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "declared_task":
+                first = node.args[0] if node.args else None
+                where = f"{path.relative_to(PLUGIN)}:{node.lineno}"
+                assert isinstance(first, ast.Attribute) and ast.unparse(first.value) == "tasks", where
+                declared.append(getattr(tasks, first.attr))
+    assert sorted(declared) == sorted(tasks.TASK_NAMES), declared
