@@ -183,8 +183,13 @@ class RegistryChurnUser(RegistryUser):
         super().on_start()
         image = self.shared.pick_image()
         self.churn_repository = self.shared.tag_repository(image)  # holds the image's blobs (seeding mounts them)
-        self.churn_base = synthetic_image("1x4KiB", self.shared.settings.synthetic_seed, "churn")
-        self.variants = tag_images(self.churn_base, 2)
+        # Bytes of this user's own (its seed, its labels): two users uploading the same blob at once make
+        # distribution re-link it under the other's manifest PUT, which then answers MANIFEST_BLOB_UNKNOWN (seen
+        # with 2.8.2 under a busy core); what churns apart in real fleets is apart here too.
+        worker = getattr(self.environment.runner, "worker_index", 0)
+        own = 1 + worker * 100_000 + self.index
+        self.churn_base = synthetic_image("1x4KiB", self.shared.settings.synthetic_seed + own, "churn")
+        self.variants = tag_images(self.churn_base, 2, label=f"w{worker}-u{self.index}-")
         self.moves = itertools.count()
 
     def store(self, image: Image) -> None:
