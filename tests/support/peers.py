@@ -92,8 +92,9 @@ def answers_v2(url: str) -> bool:
 
 
 @contextmanager
-def crane_registry(crane: str) -> Iterator[str]:
-    """`crane registry serve` (go-containerregistry's in-memory registry) on a free loopback port; yields its URL."""
+def crane_registry(crane: str) -> Iterator[tuple[str, Path]]:
+    """`crane registry serve` (go-containerregistry's in-memory registry) on a free loopback port; yields its URL and
+    its log (a line per request), both gone once it stops."""
     directory = Path(tempfile.mkdtemp(prefix="crane-registry-"))
     log = directory / "crane.log"
     address = f"127.0.0.1:{free_port()}"
@@ -102,7 +103,7 @@ def crane_registry(crane: str) -> Iterator[str]:
                                    stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         wait_ready(lambda: answers_v2(f"http://{address}"), process, log, "crane registry serve")
-        yield f"http://{address}"
+        yield f"http://{address}", log
     finally:
         stop(process)
         shutil.rmtree(directory, ignore_errors=True)

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,11 +32,11 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from registry_tasks.registry.auth import Credentials
-from registry_tasks.tools.local_registry import RegistryStartError, find_binary, free_port, start_registry
+from registry_tasks.tools.local_registry import RegistryStartError, find_binary, start_registry
 
 from .auth_servers import CREDENTIALS, htpasswd_config
 from .helpers import missing
-from .peers import answers_v2, peer, stop, wait_ready
+from .peers import crane_registry, peer
 from .registry_log import REQUEST_LOG_CONFIG, read_requests, settled_offset
 
 
@@ -246,20 +245,9 @@ def start(kind: Kind) -> Iterator[Registry]:
 
 @contextmanager
 def ggcr() -> Iterator[Registry]:
-    """`crane registry serve` with its log kept (tests/support/peers.py's `crane_registry` removes it)."""
-    crane = peer("crane")
-    directory = Path(tempfile.mkdtemp(prefix="ggcr-"))
-    log = directory / "crane.log"
-    address = f"127.0.0.1:{free_port()}"
-    with open(log, "ab") as output:
-        process = subprocess.Popen([crane, "registry", "serve", "--address", address], stdin=subprocess.DEVNULL,
-                                   stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        wait_ready(lambda: answers_v2(f"http://{address}"), process, log, "crane registry serve")
-        yield Registry(GGCR, f"http://{address}", log, None)
-    finally:
-        stop(process)
-        shutil.rmtree(directory, ignore_errors=True)
+    """`crane registry serve`, its request log read as the distributions' is."""
+    with crane_registry(peer("crane")) as (url, log):
+        yield Registry(GGCR, url, log, None)
 
 
 @pytest.fixture(scope="module", params=KINDS, ids=[kind.id for kind in KINDS])

@@ -149,7 +149,7 @@ def test_crane_pushes_to_its_own_registry_and_copies_from_distribution(local: Lo
         info = tarfile.TarInfo("hello.txt")
         info.size = 6
         tar.addfile(info, io.BytesIO(b"hello\n"))
-    with crane_registry(crane) as url:
+    with crane_registry(crane) as (url, _):
         host = url.removeprefix("http://")
         run(crane, "append", "-f", str(layer), "-t", f"{host}/peers/crane:v1", timeout=60)
         manifest = json.loads(run(crane, "manifest", f"{host}/peers/crane:v1", timeout=60).stdout)
