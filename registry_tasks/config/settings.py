@@ -34,6 +34,7 @@ TOTAL = "Aggregated"
 GATE_ENTRIES = (*names.ENTRY_NAMES, TOTAL)
 """Stats entries a gate may name: every one the registry layer reports, and the total."""
 PROFILE_NAMES = tuple(PROFILES)
+"""Every name --client-profile takes (a file too: no choices, so that argparse and the web UI let a path in)."""
 UPLOAD_CHOICES = ("", *parse.UPLOAD_MODES)
 MS_LIMITS = parse.entry_limits("ms", GATE_ENTRIES)
 MBPS_LIMITS = parse.entry_limits("MB/s", GATE_ENTRIES)
@@ -69,15 +70,20 @@ class Settings:
     )
     client_profile: str = option(
         "", parse.client_profile,
-        "Real client whose requests users send (empty: docker, and containerd for --rollout)", ("", *PROFILE_NAMES),
-        metavar="NAME", doc="the real client users send as (see [Client profiles](client-profiles.md)); empty: "
+        f"Real client whose requests users send: {', '.join(PROFILE_NAMES)}, or a profile file such as "
+        "./my-client.yaml (empty: docker, and containerd for --rollout)",
+        metavar="PROFILE", doc="the real client users send as (see [Client profiles](client-profiles.md)): "
+        f"{', '.join(f'`{name}`' for name in PROFILE_NAMES)} (a bare name is the version measured here), or a "
+        "profile file of your own (a path: has a `/` or ends in `.yaml`), checked before any load; empty: "
         "`docker`, and `containerd` for `--rollout`",
         group=CLIENTS_AND_TRANSFERS,
     )
     client_mix: Mapping[str, int] = option(
-        [], parse.client_mix, "Fleet of clients as PROFILE=SHARE, e.g. containerd=80,docker=20",
+        [], parse.client_mix, "Fleet of clients as PROFILE=SHARE, e.g. containerd=80,docker=20 (a profile: a name or "
+        "a file)",
         metavar="P=N,...", doc="a fleet: each user is a client drawn in these shares, e.g. `containerd=80,docker=20` "
-        "(scenario `client-mix:`, a mapping)",
+        "or `containerd=80,./my-client.yaml=20` (a profile: a name or a file, as `--client-profile`; scenario "
+        "`client-mix:`, a mapping)",
         group=CLIENTS_AND_TRANSFERS,
     )
     user_agent: str = option(

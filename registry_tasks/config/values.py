@@ -15,7 +15,7 @@ from ..load.capacity import Slo
 from ..load.popularity import Popularity
 from ..load.rollout import RolloutSpec
 from ..load.traces import FORMATS as TRACE_FORMATS
-from ..registry.profiles import PROFILES, UPLOAD_STYLES
+from ..registry.profiles import UPLOAD_STYLES, profile_named
 
 UPLOAD_MODES = UPLOAD_STYLES
 REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
@@ -65,14 +65,19 @@ def count_or_profile(value: Any) -> int:
 
 
 def client_profile(value: Any) -> str:
-    """A profile name, or "" for the mode's own: docker for users and arrivals, containerd for a rollout."""
-    if value not in ("", *PROFILES):
-        raise ValueError(f"{value!r} is not one of {', '.join(PROFILES)}")
-    return str(value)
+    """A profile name (`docker`, `docker-20.10`, ...) or a profile file (`./ci.yaml`: read and checked now, before
+    any load), or "" for the mode's own: docker for users and arrivals, containerd for a rollout."""
+    if value == "":
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a client profile's name or file")
+    profile_named(value, fresh=True)  # a file is read (again) whenever the options are
+    return value
 
 
 def client_mix(value: Any) -> dict[str, int]:
-    """`containerd=80,docker=20` (text, repeated options, a YAML list) or a YAML mapping of profile -> share."""
+    """`containerd=80,docker=20` (text, repeated options, a YAML list) or a YAML mapping of profile -> share; a
+    profile is a name or a file, as --client-profile takes (`containerd=80,./ci.yaml=20`)."""
     if value in ("", None, [], {}):
         return {}
     if isinstance(value, Mapping):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from registry_tasks.registry.profiles import BUILT_IN_DIR
 from registry_tasks.tools.local_registry import LocalRegistry, free_port, start_registry
 
 from ..support import fixture_builders as fb
@@ -154,6 +155,20 @@ BAD_INPUTS = {
     ),
     "page-size-0": BadInput(options("--page-size", "0"), r"--page-size: 0 must be 1 or more"),
     "max-in-flight-0": BadInput(options("--max-in-flight", "0"), r"--max-in-flight: 0 must be 1 or more"),
+    # client profiles: a name, or a file of one's own
+    "client-profile-unknown": BadInput(
+        options("--client-profile", "podman"), r"--client-profile: 'podman' is not one of docker, containerd, "
+    ),
+    "client-profile-file-bad-field": BadInput(
+        written("ci.yaml", (BUILT_IN_DIR / "minimal.yaml").read_text().replace("download_parallel: 0",
+                "download_parallel: x"), "--client-profile"),
+        r"--client-profile: client profile \{dir\}/ci.yaml: field 'download_parallel': expected a whole number >= 0, "
+        r"got 'x'",
+    ),
+    "client-mix-file-unknown-field": BadInput(
+        lambda tmp: ["--client-mix", f"docker=1,{written('ci.yaml', 'pings: true', '')(tmp)[1]}=1"],
+        r"--client-mix: client profile \{dir\}/ci.yaml: unknown field 'pings' \(fields: checked_against, name, ",
+    ),
     # what runs
     "tags-typo": BadInput(
         options("--tags", "manfest-get"),

@@ -16,12 +16,14 @@ registry):
   loopback ports of its own for a web UI and a master, and `--autostart --autoquit 1` for a web UI run (which
   would otherwise wait for a click in the browser);
 - files an example reads (a registry's log, a `--pushed-log`, a `--record` file, images to pull) are made first;
+  a YAML block on the same page that begins `# NAME.yaml:` is the file NAME an example reads when the example
+  names it (`--client-profile ./my-client.yaml`: written into the example's directory, not run as a scenario);
   a `--worker` line runs as many times as its master's `--expect-workers`.
 
 Beyond exit code, requests and failures, the test checks what an example claims where the claim is checkable:
 chunk sizes from the registry's own log (PATCHes per blob), a read-only run writing nothing, a replay replaying
 every record of its window, a rollout's every node done, a capacity search finding a rate, an audit verifying
-every pushed image, the options listing every option.
+every pushed image, the options listing every option, users of a profile file sending its User-Agent.
 
 Examples that cannot run here are in NOT_RUN, by name, with the reason; an entry that names no example fails.
 """
@@ -50,6 +52,7 @@ import pytest
 from registry_tasks import RegistryClient, push_image, synthetic_image
 from registry_tasks.config import OPTIONS
 from registry_tasks.image import parse_size
+from registry_tasks.registry.profiles import ClientProfile, is_profile_file, read_profile
 from registry_tasks.tools.local_registry import LocalRegistry, free_port, start_registry
 
 from ..support.helpers import ROOT, Recorder
@@ -154,20 +157,42 @@ def shell_examples() -> list[Example]:
     return found
 
 
+def named_file(block: Block) -> str | None:
+    """The file a YAML block shows, when its first line names it (`# scenario.yaml: ...`)."""
+    named = re.match(r"# (\S+\.ya?ml):", block.text)
+    return named.group(1) if block.lang == "yaml" and named else None
+
+
+def names_file(argv: tuple[str, ...] | list[str], name: str) -> bool:
+    return any(word in (name, f"./{name}") or word.endswith(f"=./{name}") for word in argv)
+
+
+def files_read(block: Block, argv: tuple[str, ...] | list[str]) -> list[Block]:
+    """The YAML blocks of the block's page that show a file this command reads (by its name)."""
+    return [shown for shown in blocks(block.doc) if (name := named_file(shown)) and names_file(argv, name)]
+
+
+def read_by_an_example(block: Block) -> bool:
+    """Whether a YAML block is a file a shell example on its page reads (it does not run as a scenario)."""
+    name = named_file(block)
+    shell = [command for shown in blocks(block.doc) if shown.lang in SHELL for command in commands(shown)]
+    return name is not None and any(names_file(command.argv, name) for command in shell)
+
+
 def file_examples() -> list[Example]:
     """The README's locustfile (python) and scenario file (yaml): each runs through `locust` as a user would."""
     found = []
     for doc in DOCS:
         for block in blocks(doc):
             run = ("locust", "-H", "http://127.0.0.1:5000", "--headless", "-t", "1m")
-            named = re.match(r"# (\S+\.ya?ml):", block.text)
+            named = named_file(block)
             if block.lang == "python" and "RegistryUser" in block.text:
                 user = block.text.split("\nclass ")[1].split(":")[0]
                 argv: tuple[str, ...] = (*run, "-f", "example_locustfile.py", "-u", "2")
                 found.append(Example(block.where, f"a locustfile: {user}", argv, block=block))
-            elif block.lang == "yaml" and named:
-                argv = (*run, "-f", "locustfile.py", "-u", "4", "--scenario", named.group(1))
-                found.append(Example(block.where, f"a scenario file: {named.group(1)}", argv, block=block))
+            elif named and not read_by_an_example(block):
+                argv = (*run, "-f", "locustfile.py", "-u", "4", "--scenario", named)
+                found.append(Example(block.where, f"a scenario file: {named}", argv, block=block))
     return found
 
 
@@ -421,6 +446,12 @@ def check_chunks(ran: Ran, url: str, chunk: int) -> None:
     assert max(wanted.values()) > 1  # a layer larger than a chunk went up in several
 
 
+def check_sent_as(ran: Ran, profile: ClientProfile) -> None:
+    """The users sent as the profile file says (its User-Agent; seeding sends as minimal)."""
+    agents = Counter(request.user_agent for request in ran.requests)
+    assert agents[profile.user_agent] > 0, agents
+
+
 def check_nothing_written(ran: Ran) -> None:
     written = [str(request) for request in ran.requests if request.method not in ("GET", "HEAD")]
     assert not written, written[:10]
@@ -544,6 +575,9 @@ def test_the_example_runs_and_does_what_it_says(
         (directory / "example_locustfile.py").write_text(example.block.text)
     if example.block is not None and example.block.lang == "yaml":
         (directory / argv[-1]).write_text(example.block.text)
+    if example.block is not None and example.block.lang in SHELL:
+        for shown in files_read(example.block, argv):
+            (directory / str(named_file(shown))).write_text(shown.text)
     if "prod-registry.log" in argv:
         in_window = registry_log_of_an_hour(directory / "prod-registry.log", registry_binary)
     if value_of(argv, "--replay") == "run.jsonl":
@@ -573,6 +607,8 @@ def test_the_example_runs_and_does_what_it_says(
             check_chunks(ran, url, parse_size(chunk_size)[0])
         if "--pull-image" in argv:
             check_nothing_written(ran)
+        if (profile := value_of(argv, "--client-profile")) and is_profile_file(profile):
+            check_sent_as(ran, read_profile(directory / profile)[0])
         if "--replay" in argv:
             check_replay(ran, int(value_of(argv, "--replay-clients-scale") or 1), in_window)
         if "--rollout" in argv:

@@ -25,7 +25,7 @@ from ...image.derived import updated_image
 from ...load.popularity import Picker
 from ...registry import ClientConfig, PullTarget
 from ...registry.profiles import DEFAULT as DEFAULT_PROFILE
-from ...registry.profiles import MINIMAL, PROFILES, ClientProfile
+from ...registry.profiles import MINIMAL, ClientProfile, profile_named
 from ...sources import load_fixtures, synthetic_image
 from .progress import Phases
 
@@ -43,7 +43,7 @@ class RegistryRun:
     uniques: dict[str, UniqueImageTemplate] = field(default_factory=dict)
     seeded: gevent.event.Event = field(default_factory=gevent.event.Event)
     preparing: gevent.Greenlet | None = None
-    client_configs: dict[str, ClientConfig] = field(default_factory=dict)
+    client_configs: dict[tuple[ClientProfile, str], ClientConfig] = field(default_factory=dict)
     picker: tuple[list[PullTarget], Picker] | None = None
     replay_plan: Any = None
     """--replay: the trace's plan (load.replay_plan.ReplayPlan), made once when the run is built."""
@@ -100,7 +100,7 @@ class RegistryRun:
 
     def client_config(self, host: str, profile: ClientProfile = MINIMAL) -> ClientConfig:
         """Built once per host and profile and shared by every user: credentials may come from a docker config."""
-        key = f"{profile.name} {host}"
+        key = (profile, host)  # by the profile itself: a user's file may share a built-in profile's name
         config = self.client_configs.get(key)
         if config is None:
             config = self.client_configs[key] = client_config(self.settings, host, profile)
@@ -111,7 +111,7 @@ class RegistryRun:
         mode's own (`default`: docker for users and arrivals, containerd for rollout nodes)."""
         mix = self.settings.client_mix
         name = random.choices(list(mix), list(mix.values()))[0] if mix else self.settings.client_profile or default
-        return PROFILES[name]
+        return profile_named(name)
 
 
 def load_run(host: str | None, parsed_options: Any) -> RegistryRun:
