@@ -201,10 +201,15 @@ def containerd2() -> Iterator[Containerd2]:
         wait_ready(ready, process, log, "containerd 2")
         yield daemon
     finally:
-        if process is not None:
-            stop(process)
-        unmount_under(root)
-        shutil.rmtree(root, ignore_errors=True)
+        tear_down(process, root)
+
+
+def tear_down(process: subprocess.Popen[bytes] | None, root: Path) -> None:
+    """A daemon stopped by its pid (if it started), then what it mounted under its root and the root itself gone."""
+    if process is not None:
+        stop(process)
+    unmount_under(root)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 DOCKERD_START_TIMEOUT = 60.0
@@ -297,7 +302,4 @@ def dockerd29(image_store: ImageStore = "containerd") -> Iterator[Dockerd]:
             wait_ready(lambda: answers_ping(daemon.socket_path), process, log, "dockerd 29", DOCKERD_START_TIMEOUT)
             yield daemon
         finally:
-            if process is not None:
-                stop(process)
-            unmount_under(root)
-            shutil.rmtree(root, ignore_errors=True)
+            tear_down(process, root)
