@@ -56,5 +56,9 @@ class Histogram:
                 return float(value)
         return float(max(self.counts))
 
+    def count_above(self, ms: float) -> int:
+        """How many values lie above `ms`."""
+        return sum(count for value, count in self.counts.items() if value > ms)
+
     def as_dict(self) -> dict[int, int]:
         return dict(self.counts)

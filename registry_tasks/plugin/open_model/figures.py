@@ -25,8 +25,8 @@ from .runs import OpenRun, Place, finish_run, send_places
 log = logging.getLogger("registry_tasks.plugin.open_figures")
 REPORT_KEY = "registry_tasks_open"
 CAPACITY_NOT_FOUND_EXIT_CODE = 3
-STEP_COLUMNS = ("rate_per_s", "requests", "p50_ms", "p95_ms", "p99_ms", "fail_ratio", "late_p99_ms", "cpu_share",
-                "verdict")  # fmt: skip
+STEP_COLUMNS = ("rate_per_s", "requests", "p50_ms", "p95_ms", "p99_ms", "fail_ratio", "late_p99_ms", "late_arrivals",
+                "arrivals", "cpu_share", "verdict")  # fmt: skip
 
 ENDED = ("stopping", "stopped", "cleanup", "quitting")
 

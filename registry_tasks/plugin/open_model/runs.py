@@ -21,6 +21,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from ...load import ArrivalSchedule, CapacitySearch, Histogram, StepFigures, format_rate, tasks
+from ...load.capacity import LATE_LIMIT_MS
 from ...registry import PullTarget, RequestFailed, pull_image
 from ...registry.profiles import CONTAINERD
 from ..run.state import RegistryRun
@@ -121,6 +122,8 @@ class StepWatcher(Watcher):
             fail_ratio=round(self.failures / count, 4) if count else 0.0,
             late_p99_ms=self.late.percentile(0.99),
             cpu_share=round(cpu_share, 3),
+            arrivals=self.late.total,
+            late_arrivals=self.late.count_above(LATE_LIMIT_MS),
         )
 
 
@@ -253,8 +256,9 @@ class OpenRun:
                 break
             step = search.record(watcher.figures(rate, cpu_share))
             log.info("capacity step %s: %d requests, p50 %g ms, p95 %g ms, p99 %g ms, %.2f%% failed, late p99 %g ms"
-                     " -> %s", format_rate(rate), step.requests, step.p50_ms, step.p95_ms, step.p99_ms,
-                     step.fail_ratio * 100, step.late_p99_ms, step.verdict)  # fmt: skip
+                     " (%d of %d arrivals late) -> %s", format_rate(rate), step.requests, step.p50_ms, step.p95_ms,
+                     step.p99_ms, step.fail_ratio * 100, step.late_p99_ms, step.late_arrivals, step.arrivals,
+                     step.verdict)  # fmt: skip
         self.finish()
 
     def finish(self) -> None:
